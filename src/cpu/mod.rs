@@ -1,0 +1,1 @@
+//! Plain CPU reference implementations of every op, written for clarity, not speed.

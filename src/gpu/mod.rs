@@ -1,0 +1,1 @@
+//! The GPU layer: the only module that imports wgpu.

@@ -1,0 +1,163 @@
+//! The closed op vocabulary. Each variant has, under the same name, a WGSL kernel
+//! (`shaders/<family>.wgsl`, `src/gpu/kernels/<family>.rs`) and a plain CPU reference (`src/cpu/`).
+//! Matching on [`Op`] is exhaustive everywhere, so a missing kernel or reference is a compile error.
+
+use super::TensorId;
+
+/// Activation applied elementwise, alone ([`Op::Unary`]) or fused into a [`Op::Linear`] epilogue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Activation {
+    /// Identity.
+    None,
+    /// `x * sigmoid(x)`.
+    Silu,
+    /// `0.5 x (1 + erf(x / √2))`, torch's default `gelu`.
+    Gelu,
+    /// `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`, torch's `gelu(approximate="tanh")`.
+    GeluTanh,
+    /// `x * sigmoid(1.702 x)`, CLIP's `quick_gelu`.
+    QuickGelu,
+}
+
+impl Activation {
+    /// The code the kernels use for this activation (the `act` field of their params).
+    pub const fn code(self) -> u32 {
+        match self {
+            Activation::None => 0,
+            Activation::Silu => 1,
+            Activation::Gelu => 2,
+            Activation::GeluTanh => 3,
+            Activation::QuickGelu => 4,
+        }
+    }
+}
+
+/// Zero padding of a convolution: `begin` rows/columns before, `end` after, the same for H and W.
+/// SD's convolutions use (1, 1) for 3×3 and (0, 0) for 1×1; the VAE encoder's downsampler uses (0, 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Padding {
+    /// Before (top / left).
+    pub begin: u32,
+    /// After (bottom / right).
+    pub end: u32,
+}
+
+/// How the second operand of a binary op broadcasts against the first.
+///
+/// Both operands are viewed as 4-D `[d0, d1, d2, d3]` (leading dims of 1 where the tensor has fewer); a
+/// dimension of `b` is either equal to `a`'s or 1. Per-channel bias on NCHW is `b = [1, C, 1, 1]`; a time
+/// embedding `[B, C]` added to `[B, C, H, W]` is `b = [B, C, 1, 1]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct BroadcastShape {
+    /// Shape of `a` (and of the output).
+    pub a: [u32; 4],
+    /// Shape of `b`: each dim equal to `a`'s or 1.
+    pub b: [u32; 4],
+}
+
+/// One operation. Shapes are those of the tensors named; the comment on each variant gives them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub enum Op {
+    /// `y[m, o] = act(Σ_i x[m, i] · weight[o, i] + bias[o])`. x: `[.., in]`, weight: `[out, in]`,
+    /// bias: `[out]`, y: `[.., out]`.
+    Linear {
+        x: TensorId,
+        weight: TensorId,
+        bias: Option<TensorId>,
+        y: TensorId,
+        act: Activation,
+    },
+    /// 2-D convolution. x: `[B, Ci, H, W]`, weight: `[Co, Ci, k, k]`, bias: `[Co]`,
+    /// y: `[B, Co, (H + pad.begin + pad.end - k) / stride + 1, ..]`.
+    Conv2d {
+        x: TensorId,
+        weight: TensorId,
+        bias: Option<TensorId>,
+        y: TensorId,
+        stride: u32,
+        pad: Padding,
+    },
+    /// Group normalisation over `[B, C, *]` with `groups` dividing C, affine, SiLU optionally fused.
+    GroupNorm {
+        x: TensorId,
+        gamma: TensorId,
+        beta: TensorId,
+        y: TensorId,
+        groups: u32,
+        eps: f32,
+        silu: bool,
+    },
+    /// Layer normalisation over the last dimension, affine.
+    LayerNorm {
+        x: TensorId,
+        gamma: TensorId,
+        beta: TensorId,
+        y: TensorId,
+        eps: f32,
+    },
+    /// Multi-head attention, flash-style (the score matrix is never stored).
+    /// q: `[B, Nq, heads·D]`, k and v: `[B, Nk, heads·D]`, y: `[B, Nq, heads·D]`.
+    Attention {
+        q: TensorId,
+        k: TensorId,
+        v: TensorId,
+        y: TensorId,
+        heads: u32,
+        causal: bool,
+        scale: f32,
+    },
+    /// `y = a + b`, b broadcast as `shape` says.
+    Add {
+        a: TensorId,
+        b: TensorId,
+        y: TensorId,
+        shape: BroadcastShape,
+    },
+    /// `y = a · b`, b broadcast as `shape` says.
+    Mul {
+        a: TensorId,
+        b: TensorId,
+        y: TensorId,
+        shape: BroadcastShape,
+    },
+    /// `y = alpha · x + beta`.
+    Scale {
+        x: TensorId,
+        y: TensorId,
+        alpha: f32,
+        beta: f32,
+    },
+    /// `y = f(x)` elementwise.
+    Unary {
+        x: TensorId,
+        y: TensorId,
+        f: Activation,
+    },
+    /// diffusers' GEGLU after its projection: x `[.., 2F]` → y `[.., F]`, `y = x[.., :F] · gelu(x[.., F:])`.
+    Geglu { x: TensorId, y: TensorId },
+    /// Nearest-neighbour 2× upsampling. x: `[B, C, H, W]` → y: `[B, C, 2H, 2W]`.
+    Upsample2x { x: TensorId, y: TensorId },
+    /// Concatenation along channels. a: `[B, Ca, H, W]`, b: `[B, Cb, H, W]` → y: `[B, Ca+Cb, H, W]`.
+    Concat {
+        a: TensorId,
+        b: TensorId,
+        y: TensorId,
+    },
+    /// Swap of the last two dims. x: `[B, M, N]` → y: `[B, N, M]` (NCHW ↔ `[B, HW, C]`).
+    Transpose { x: TensorId, y: TensorId },
+    /// diffusers' `get_timestep_embedding`: t `[B]` (f32) → y `[B, dim]`, max period 10000.
+    TimestepEmbedding {
+        t: TensorId,
+        y: TensorId,
+        flip_sin_to_cos: bool,
+        downscale_freq_shift: f32,
+    },
+    /// CLIP's embeddings: `y[b, n] = token[ids[b, n]] + position[n]`. ids: `[B, N]` (u32),
+    /// token: `[V, C]`, position: `[P ≥ N, C]`, y: `[B, N, C]`.
+    TokenEmbedding {
+        ids: TensorId,
+        token: TensorId,
+        position: TensorId,
+        y: TensorId,
+    },
+}

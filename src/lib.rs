@@ -1,0 +1,11 @@
+//! wgsd: Stable Diffusion in hand-written WGSL compute shaders on wgpu, inside a statically planned
+//! memory budget.
+
+pub mod cpu;
+pub mod error;
+pub mod gpu;
+pub mod graph;
+pub mod models;
+pub mod planner;
+
+pub use error::{Error, Result};

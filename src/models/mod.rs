@@ -1,0 +1,1 @@
+//! Architecture graphs built from diffusers/transformers configs.
