@@ -106,10 +106,11 @@ pub fn plan(usages: &[Usage], limits: &Limits, _options: &Options) -> Result<Pla
             return Err(PlanError::BindingTooLarge { index, size: u.size, max: limits.max_binding_size });
         }
         let size = u.size.div_ceil(align) * align;
-        match buffer_sizes.last_mut() {
-            Some(end) if *end + size <= limits.max_buffer_size => {
-                placements.push(Placement { buffer: (buffer_sizes.len() - 1) as u32, offset: *end });
-                *end += size;
+        let last = buffer_sizes.len().checked_sub(1);
+        match last {
+            Some(b) if buffer_sizes[b] + size <= limits.max_buffer_size => {
+                placements.push(Placement { buffer: b as u32, offset: buffer_sizes[b] });
+                buffer_sizes[b] += size;
             }
             _ => {
                 placements.push(Placement { buffer: buffer_sizes.len() as u32, offset: 0 });
