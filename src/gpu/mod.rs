@@ -1,1 +1,13 @@
 //! The GPU layer: the only module that imports wgpu.
+//!
+//! - [`Gpu`] opens (or adopts) a device and builds and caches compute pipelines.
+//! - [`TensorView`] is a tensor on the device: a window (buffer, offset, length) of a shared buffer.
+//! - [`kernels`] turns views and shapes into [`kernels::Dispatch`]es, built once and replayed.
+
+mod context;
+pub mod kernels;
+pub mod shaders;
+mod tensor;
+
+pub use context::{list_adapters, AdapterSummary, Capabilities, Gpu, GpuOptions, MemoryReport};
+pub use tensor::{decode, encode, TensorView};

@@ -1,0 +1,88 @@
+//! The WGSL sources in `shaders/`, embedded in the binary, and the one specialisation step they get.
+//!
+//! Each shader is written against the type alias `Elem`, the storage type of float tensors. The prelude
+//! defines it: `alias Elem = f32;` for the f32 path, or `enable f16; alias Elem = f16;` for the f16-storage
+//! path (kernels still accumulate in f32). Everything else is specialised with `override` constants.
+
+use crate::error::{Error, Result};
+use crate::graph::DType;
+
+/// One `.wgsl` file of `shaders/`.
+#[derive(Debug)]
+pub struct Shader {
+    /// File stem, e.g. `elementwise`.
+    pub name: &'static str,
+    /// The file's text.
+    pub body: &'static str,
+    /// Whether it uses subgroup built-ins (then the device needs `Features::SUBGROUP`).
+    pub needs_subgroups: bool,
+}
+
+impl Shader {
+    /// The prelude that defines `Elem` for `elem`.
+    pub fn prelude(elem: DType) -> &'static str {
+        match elem {
+            DType::F16 => "enable f16;\nalias Elem = f16;\n",
+            DType::F32 | DType::U32 => "alias Elem = f32;\n",
+        }
+    }
+
+    /// Full source for storage type `elem`.
+    pub fn source(&self, elem: DType) -> String {
+        format!("{}{}", Self::prelude(elem), self.body)
+    }
+
+    /// Parses and validates the source with naga, with the capabilities a device with f16 and subgroups
+    /// has. The error names the shader, line and problem.
+    pub fn validate(&self, elem: DType) -> Result<naga::Module> {
+        use naga::valid::{Capabilities, ValidationFlags, Validator};
+        let source = self.source(elem);
+        let file = format!("shaders/{}.wgsl ({elem:?} prelude)", self.name);
+        let module = naga::front::wgsl::parse_str(&source).map_err(|e| {
+            Error::Device(format!(
+                "shader does not parse:\n{}",
+                e.emit_to_string_with_path(&source, &file)
+            ))
+        })?;
+        let mut caps = Capabilities::empty();
+        if elem == DType::F16 {
+            caps |= Capabilities::SHADER_FLOAT16;
+        }
+        if self.needs_subgroups {
+            caps |= Capabilities::SUBGROUP | Capabilities::SUBGROUP_BARRIER;
+        }
+        Validator::new(ValidationFlags::all(), caps)
+            .validate(&module)
+            .map_err(|e| {
+                Error::Device(format!(
+                    "shader is invalid:\n{}",
+                    e.emit_to_string_with_path(&source, &file)
+                ))
+            })?;
+        Ok(module)
+    }
+}
+
+macro_rules! shader {
+    ($name:literal) => {
+        shader!($name, false)
+    };
+    ($name:literal, $subgroups:expr) => {
+        Shader {
+            name: $name,
+            body: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/shaders/",
+                $name,
+                ".wgsl"
+            )),
+            needs_subgroups: $subgroups,
+        }
+    };
+}
+
+/// Elementwise ops: add/mul with broadcasting, scale, activations, GEGLU.
+pub static ELEMENTWISE: Shader = shader!("elementwise");
+
+/// Every shader, for the naga test and `wgsd devices --check`.
+pub static ALL: &[&Shader] = &[&ELEMENTWISE];
