@@ -2,6 +2,7 @@
 //! memory budget.
 
 pub mod cpu;
+pub mod devices;
 pub mod error;
 pub mod gpu;
 pub mod graph;
