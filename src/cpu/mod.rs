@@ -2,6 +2,7 @@
 //! and are the oracle of the kernel tests (and of the `WGSD_CHECK` debug mode).
 
 pub mod elementwise;
+pub mod sampler;
 
 /// Relative L2 error `‖got − want‖ / ‖want‖` (absolute when `want` is all zeros).
 pub fn rel_l2(got: &[f32], want: &[f32]) -> f64 {

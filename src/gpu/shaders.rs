@@ -84,5 +84,8 @@ macro_rules! shader {
 /// Elementwise ops: add/mul with broadcasting, scale, activations, GEGLU.
 pub static ELEMENTWISE: Shader = shader!("elementwise");
 
+/// Sampler arithmetic on the latents: U-Net input, guided scheduler step, Gaussian noise.
+pub static SAMPLER: Shader = shader!("sampler");
+
 /// Every shader, for the naga test and `wgsd devices --check`.
-pub static ALL: &[&Shader] = &[&ELEMENTWISE];
+pub static ALL: &[&Shader] = &[&ELEMENTWISE, &SAMPLER];

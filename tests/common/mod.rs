@@ -76,6 +76,18 @@ pub fn run_layout(
     layout: Layout,
     build: &Build,
 ) -> Vec<Vec<f32>> {
+    run_layout_inplace(inputs, 0, outputs, layout, build).split_off(inputs.len())
+}
+
+/// Like [`run_layout`] for kernels that also update inputs in place: the first `updated` inputs may
+/// change. Returns every tensor, inputs first.
+pub fn run_layout_inplace(
+    inputs: &[Input],
+    updated: usize,
+    outputs: &[Output],
+    layout: Layout,
+    build: &Build,
+) -> Vec<Vec<f32>> {
     let gpu = gpu();
     let arena = ParamArena::new(gpu, 64);
     let sizes: Vec<(u64, DType, &str)> = inputs
@@ -100,8 +112,9 @@ pub fn run_layout(
                 offset += (len * dtype.size()).div_ceil(align) * align + align;
             }
             let buf = gpu.create_storage("shared", offset).unwrap();
+            // 0xFF bytes are NaN in f32 and in f16.
             gpu.queue()
-                .write_buffer(&buf, 0, &vec![0xFFu8; offset as usize]); // NaN in f32 and f16
+                .write_buffer(&buf, 0, &vec![0xFFu8; offset as usize]);
             placed
                 .into_iter()
                 .map(|(o, len, dtype, name)| TensorView::new(&buf, o, len, dtype, name))
@@ -115,12 +128,9 @@ pub fn run_layout(
     let dispatches = build(gpu, &arena, &views).unwrap();
     gpu.run(&dispatches.iter().collect::<Vec<_>>()).unwrap();
     if layout == Layout::Shared {
-        check_untouched(&views, inputs.len(), &before);
+        check_untouched(&views, inputs.len(), updated, &before);
     }
-    views[inputs.len()..]
-        .iter()
-        .map(|v| gpu.read(v).unwrap())
-        .collect()
+    views.iter().map(|v| gpu.read(v).unwrap()).collect()
 }
 
 fn snapshot(views: &[TensorView]) -> Vec<u8> {
@@ -128,11 +138,13 @@ fn snapshot(views: &[TensorView]) -> Vec<u8> {
     gpu().read_bytes(buf, 0, buf.size()).unwrap()
 }
 
-/// In the shared layout, every byte outside the outputs must be as it was: inputs and poison alike.
-fn check_untouched(views: &[TensorView], n_inputs: usize, before: &[u8]) {
+/// In the shared layout, every byte outside the outputs (and the first `updated` inputs) must be as it
+/// was: inputs and poison alike.
+fn check_untouched(views: &[TensorView], n_inputs: usize, updated: usize, before: &[u8]) {
     let after = snapshot(views);
-    let outputs: Vec<(u64, u64)> = views[n_inputs..]
+    let outputs: Vec<(u64, u64)> = views[..updated]
         .iter()
+        .chain(&views[n_inputs..])
         .map(|v| (v.offset, v.offset + v.bytes().div_ceil(4) * 4))
         .collect();
     for (i, (a, b)) in after.iter().zip(before).enumerate() {
@@ -145,14 +157,28 @@ fn check_untouched(views: &[TensorView], n_inputs: usize, before: &[u8]) {
 
 /// Runs a case in both layouts, checks they agree bit for bit, and returns the outputs.
 pub fn run_both(inputs: &[Input], outputs: &[Output], build: &Build) -> Vec<Vec<f32>> {
-    let separate = run_layout(inputs, outputs, Layout::Separate, build);
-    let shared = run_layout(inputs, outputs, Layout::Shared, build);
-    for (k, (s, h)) in separate.iter().zip(&shared).enumerate() {
+    run_both_inplace(inputs, 0, outputs, build).split_off(inputs.len())
+}
+
+/// [`run_both`] for kernels that update their first `updated` inputs in place; returns every tensor,
+/// inputs first.
+pub fn run_both_inplace(
+    inputs: &[Input],
+    updated: usize,
+    outputs: &[Output],
+    build: &Build,
+) -> Vec<Vec<f32>> {
+    let separate = run_layout_inplace(inputs, updated, outputs, Layout::Separate, build);
+    let shared = run_layout_inplace(inputs, updated, outputs, Layout::Shared, build);
+    let names = inputs
+        .iter()
+        .map(|i| i.name)
+        .chain(outputs.iter().map(|o| o.name));
+    for ((s, h), name) in separate.iter().zip(&shared).zip(names) {
         let same = s.iter().zip(h).all(|(a, b)| a.to_bits() == b.to_bits());
         assert!(
             same,
-            "output {} differs between separate buffers and the shared buffer",
-            outputs[k].name
+            "tensor {name} differs between separate buffers and the shared buffer"
         );
     }
     separate

@@ -3,6 +3,7 @@
 //! replayed every step. Recording a dispatch creates nothing on the device.
 
 pub mod elementwise;
+pub mod sampler;
 
 use std::sync::Mutex;
 
@@ -133,11 +134,19 @@ pub(crate) fn dispatch(
         });
     }
     let layout = pipeline.get_bind_group_layout(0);
+    // A mismatch between a shader's bindings and its Rust mirror becomes an error naming the kernel,
+    // not wgpu's panic.
+    let scope = gpu.device().push_error_scope(wgpu::ErrorFilter::Validation);
     let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some(&label),
         layout: &layout,
         entries: &entries,
     });
+    if let Some(err) = pollster::block_on(scope.pop()) {
+        return Err(Error::Device(format!(
+            "binding the tensors of {label} failed: {err}"
+        )));
+    }
     Ok(Dispatch {
         label,
         pipeline,
