@@ -84,5 +84,17 @@ macro_rules! shader {
 /// Elementwise ops: add/mul with broadcasting, scale, activations, GEGLU.
 pub static ELEMENTWISE: Shader = shader!("elementwise");
 
+/// Group norm (split reduction) and layer norm.
+pub static NORM: Shader = shader!("norm");
+
+/// Flash attention (online softmax over key tiles).
+pub static ATTENTION: Shader = shader!("attention");
+
+/// Shape ops: nearest 2× upsampling, channel concatenation, tiled transpose.
+pub static SHAPE: Shader = shader!("shape");
+
+/// Timestep (sinusoidal) and token + position embeddings.
+pub static EMBEDDING: Shader = shader!("embedding");
+
 /// Every shader, for the naga test and `wgsd devices --check`.
-pub static ALL: &[&Shader] = &[&ELEMENTWISE];
+pub static ALL: &[&Shader] = &[&ELEMENTWISE, &NORM, &ATTENTION, &SHAPE, &EMBEDDING];
