@@ -1,8 +1,12 @@
 //! Plain CPU reference implementations of every op, written for clarity, not speed. They compute in f64
 //! and are the oracle of the kernel tests (and of the `WGSD_CHECK` debug mode).
 
+pub mod attention;
 pub mod elementwise;
+pub mod embedding;
+pub mod norm;
 pub mod sampler;
+pub mod shape;
 
 /// Relative L2 error `‖got − want‖ / ‖want‖` (absolute when `want` is all zeros).
 pub fn rel_l2(got: &[f32], want: &[f32]) -> f64 {

@@ -87,5 +87,24 @@ pub static ELEMENTWISE: Shader = shader!("elementwise");
 /// Sampler arithmetic on the latents: U-Net input, guided scheduler step, Gaussian noise.
 pub static SAMPLER: Shader = shader!("sampler");
 
+/// Group norm (split reduction) and layer norm.
+pub static NORM: Shader = shader!("norm");
+
+/// Flash attention (online softmax over key tiles).
+pub static ATTENTION: Shader = shader!("attention");
+
+/// Shape ops: nearest 2× upsampling, channel concatenation, tiled transpose.
+pub static SHAPE: Shader = shader!("shape");
+
+/// Timestep (sinusoidal) and token + position embeddings.
+pub static EMBEDDING: Shader = shader!("embedding");
+
 /// Every shader, for the naga test and `wgsd devices --check`.
-pub static ALL: &[&Shader] = &[&ELEMENTWISE, &SAMPLER];
+pub static ALL: &[&Shader] = &[
+    &ELEMENTWISE,
+    &SAMPLER,
+    &NORM,
+    &ATTENTION,
+    &SHAPE,
+    &EMBEDDING,
+];

@@ -2,8 +2,12 @@
 //! shape parameters into a [`Dispatch`]: a pipeline, a bind group and a grid, built once at load time and
 //! replayed every step. Recording a dispatch creates nothing on the device.
 
+pub mod attention;
 pub mod elementwise;
+pub mod embedding;
+pub mod norm;
 pub mod sampler;
+pub mod shape;
 
 use std::sync::Mutex;
 

@@ -1,0 +1,131 @@
+//! Flash attention (`shaders/attention.wgsl`): [`Op::Attention`].
+//!
+//! The score matrix `[heads, Nq, Nk]` is never stored: each workgroup streams key tiles through workgroup
+//! memory and keeps an online softmax. Any head size D works: the score phase loops over D in chunks of 64
+//! and the output's D columns are split into slices of at most 64 (one workgroup per slice).
+//!
+//! [`Op::Attention`]: crate::graph::Op::Attention
+
+use crate::error::{Error, Result};
+use crate::gpu::shaders::ATTENTION;
+use crate::gpu::{Gpu, TensorView};
+
+use super::{common_dtype, dispatch, expect_len, Dispatch, ParamArena};
+
+/// Queries per workgroup (`BQ` in the shader).
+const BQ: u32 = 16;
+/// Widest output slice per workgroup (`BQ · DV_MAX / WG = VPT` in the shader).
+const DV_MAX: u32 = 64;
+/// Bytes of workgroup memory the shader declares: qs 1024 + kvs 2080 + ps 512 + 3 · BQ f32s.
+const WORKGROUP_BYTES: u32 = (1024 + 2080 + 512 + 3 * BQ) * 4;
+
+/// Mirrors `Params` in `shaders/attention.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    nq: u32,
+    nk: u32,
+    heads: u32,
+    head_dim: u32,
+    dv: u32,
+    slices: u32,
+    causal: u32,
+    scale: f32,
+}
+
+/// The shape and options of one attention call.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AttentionShape {
+    /// B.
+    pub batch: u32,
+    /// Query tokens per batch.
+    pub nq: u32,
+    /// Key/value tokens per batch.
+    pub nk: u32,
+    /// H.
+    pub heads: u32,
+    /// D, the head size (any value ≥ 1).
+    pub head_dim: u32,
+    /// Multiplies `Q Kᵀ`; `1/√D` for SD and CLIP.
+    pub scale: f32,
+    /// Key j is visible to query i iff j ≤ i (CLIP's text encoder).
+    pub causal: bool,
+}
+
+/// `y = softmax(scale · Q Kᵀ [causal mask]) V` for every (batch, head): q `[B, Nq, H·D]`, k and v
+/// `[B, Nk, H·D]`, y `[B, Nq, H·D]`. y must not overlap q, k or v.
+pub fn attention(
+    gpu: &Gpu,
+    arena: &ParamArena,
+    q: &TensorView,
+    k: &TensorView,
+    v: &TensorView,
+    y: &TensorView,
+    shape: AttentionShape,
+) -> Result<Dispatch> {
+    let AttentionShape {
+        batch,
+        nq,
+        nk,
+        heads,
+        head_dim,
+        scale,
+        causal,
+    } = shape;
+    if batch == 0 || nq == 0 || nk == 0 || heads == 0 || head_dim == 0 {
+        return Err(Error::Invalid(format!("attention: empty shape {shape:?}")));
+    }
+    let hd = heads as u64 * head_dim as u64;
+    let q_len = batch as u64 * nq as u64 * hd;
+    let kv_len = batch as u64 * nk as u64 * hd;
+    if q_len.max(kv_len) > u32::MAX as u64 {
+        return Err(Error::Invalid(format!(
+            "attention: {} elements overflow 32-bit indexing",
+            q_len.max(kv_len)
+        )));
+    }
+    expect_len(q, q_len, "attention")?;
+    expect_len(k, kv_len, "attention")?;
+    expect_len(v, kv_len, "attention")?;
+    expect_len(y, q_len, "attention")?;
+    let elem = common_dtype(&[q, k, v, y], "attention")?;
+    let limits = gpu.limits();
+    if limits.max_compute_workgroup_storage_size < WORKGROUP_BYTES {
+        return Err(Error::Limit {
+            what: "attention workgroup memory".into(),
+            limit: "max_compute_workgroup_storage_size",
+            needed: WORKGROUP_BYTES as u64,
+            max: limits.max_compute_workgroup_storage_size as u64,
+        });
+    }
+    let slices = head_dim.div_ceil(DV_MAX);
+    let dv = head_dim.div_ceil(slices);
+    let grid = [nq.div_ceil(BQ), heads * slices, batch];
+    let max = limits.max_compute_workgroups_per_dimension;
+    if let Some(&n) = grid.iter().find(|&&n| n > max) {
+        return Err(Error::Limit {
+            what: format!("attention grid {grid:?}"),
+            limit: "max_compute_workgroups_per_dimension",
+            needed: n as u64,
+            max: max as u64,
+        });
+    }
+    let params = Params {
+        nq,
+        nk,
+        heads,
+        head_dim,
+        dv,
+        slices,
+        causal: causal as u32,
+        scale,
+    };
+    dispatch(
+        gpu,
+        format!("attention -> {}", y.name),
+        gpu.pipeline(&ATTENTION, "attention", elem, &[])?,
+        arena.push(gpu, &params)?,
+        &[(1, q), (2, k), (3, v), (4, y)],
+        grid,
+    )
+}

@@ -1,0 +1,231 @@
+//! Normalisation kernels (`shaders/norm.wgsl`): [`Op::GroupNorm`] and [`Op::LayerNorm`].
+//!
+//! Group norm is a split reduction in two dispatches, so that a VAE-decoder group of 8 M elements is
+//! reduced by hundreds of workgroups rather than one. The partial statistics go to a small f32 scratch
+//! tensor that the caller places (the planner puts it in the arena): its length is
+//! [`group_norm_scratch_len`], which depends on the shape only, never on the device.
+//!
+//! [`Op::GroupNorm`]: crate::graph::Op::GroupNorm
+//! [`Op::LayerNorm`]: crate::graph::Op::LayerNorm
+
+use crate::error::{Error, Result};
+use crate::gpu::shaders::NORM;
+use crate::gpu::{Gpu, TensorView};
+use crate::graph::DType;
+
+use super::{common_dtype, dispatch, expect_len, grid_1d, Dispatch, ParamArena};
+
+/// Threads per group-norm workgroup (`WG` in the shader); also the most splits a group can have.
+const WG: u64 = 256;
+
+/// Elements one group-norm split aims at: 32 per thread. Enough work per workgroup to hide its two
+/// reductions, small enough that a U-Net group (10 channels × 64² = 40 960 elements) still gets 5 splits.
+const TARGET_CHUNK: u64 = 32 * WG;
+
+/// f32 values per partial summary in the scratch tensor: (count, mean, M2, unused).
+const PARTIAL_F32S: u64 = 4;
+
+/// Mirrors `Params` in `shaders/norm.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    groups: u32,
+    group_len: u32,
+    chunk: u32,
+    splits: u32,
+    spatial: u32,
+    ch_per_group: u32,
+    num_groups: u32,
+    silu: u32,
+    eps: f32,
+    rows: u32,
+    width: u32,
+    _pad: u32,
+}
+
+/// The shape of a group norm: x is `[batch, channels, *spatial]` with `spatial` elements per channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupNormShape {
+    /// B.
+    pub batch: u32,
+    /// C.
+    pub channels: u32,
+    /// H·W (product of the spatial dims).
+    pub spatial: u32,
+    /// G, dividing C.
+    pub groups: u32,
+}
+
+impl GroupNormShape {
+    fn group_len(&self) -> u64 {
+        (self.channels / self.groups) as u64 * self.spatial as u64
+    }
+
+    fn len(&self) -> u64 {
+        self.batch as u64 * self.channels as u64 * self.spatial as u64
+    }
+
+    /// (elements per split, splits per group).
+    fn split(&self) -> (u64, u64) {
+        let len = self.group_len();
+        let splits = len.div_ceil(TARGET_CHUNK).clamp(1, WG);
+        // Whole blocks of four strided values per thread, so only a chunk's last block is ragged.
+        let chunk = len.div_ceil(splits).div_ceil(4 * WG) * 4 * WG;
+        (chunk, len.div_ceil(chunk))
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.batch == 0 || self.channels == 0 || self.spatial == 0 || self.groups == 0 {
+            return Err(Error::Invalid(format!("group_norm: empty shape {self:?}")));
+        }
+        if self.channels % self.groups != 0 {
+            return Err(Error::Invalid(format!(
+                "group_norm: {} groups do not divide {} channels",
+                self.groups, self.channels
+            )));
+        }
+        if self.len() > u32::MAX as u64 {
+            return Err(Error::Invalid(format!(
+                "group_norm: {} elements overflow 32-bit indexing",
+                self.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Length in f32 elements of the scratch tensor [`group_norm`] needs for `shape`: four f32s per
+/// (batch, group, split). A pure function of the shape, for the planner. Zero for an invalid shape.
+pub fn group_norm_scratch_len(shape: GroupNormShape) -> u64 {
+    if shape.check().is_err() {
+        return 0;
+    }
+    let (_, splits) = shape.split();
+    shape.batch as u64 * shape.groups as u64 * splits * PARTIAL_F32S
+}
+
+/// The tensors of a normalisation: `y = (x − mean) / sqrt(var + eps) · gamma + beta`.
+#[derive(Clone, Copy, Debug)]
+pub struct NormTensors<'a> {
+    /// Input.
+    pub x: &'a TensorView,
+    /// Scale: `[C]` for group norm, `[width]` for layer norm.
+    pub gamma: &'a TensorView,
+    /// Shift, shaped like `gamma`.
+    pub beta: &'a TensorView,
+    /// Output, shaped like `x`.
+    pub y: &'a TensorView,
+}
+
+/// Group normalisation, affine, SiLU optionally fused: x `[B, C, *]` → y, statistics per
+/// (batch, group) over (C/G)·spatial elements in f32. `scratch` is an f32 tensor of exactly
+/// [`group_norm_scratch_len`] elements, overwritten; it must not overlap x or y. Returns the two
+/// dispatches (statistics, then normalisation), to be run in that order.
+pub fn group_norm(
+    gpu: &Gpu,
+    arena: &ParamArena,
+    t: NormTensors<'_>,
+    scratch: &TensorView,
+    shape: GroupNormShape,
+    eps: f32,
+    silu: bool,
+) -> Result<[Dispatch; 2]> {
+    let NormTensors { x, gamma, beta, y } = t;
+    shape.check()?;
+    expect_len(x, shape.len(), "group_norm")?;
+    expect_len(gamma, shape.channels as u64, "group_norm")?;
+    expect_len(beta, shape.channels as u64, "group_norm")?;
+    expect_len(y, shape.len(), "group_norm")?;
+    expect_len(scratch, group_norm_scratch_len(shape), "group_norm scratch")?;
+    if scratch.dtype != DType::F32 {
+        return Err(Error::Invalid(format!(
+            "group_norm: scratch tensor {} must be F32, not {:?}",
+            scratch.name, scratch.dtype
+        )));
+    }
+    let elem = common_dtype(&[x, gamma, beta, y], "group_norm")?;
+    let pairs = shape.batch as u64 * shape.groups as u64;
+    let max = gpu.limits().max_compute_workgroups_per_dimension as u64;
+    if pairs > max {
+        return Err(Error::Limit {
+            what: format!("group_norm grid ({pairs} batch·group pairs)"),
+            limit: "max_compute_workgroups_per_dimension",
+            needed: pairs,
+            max,
+        });
+    }
+    let (chunk, splits) = shape.split();
+    let params = Params {
+        groups: pairs as u32,
+        group_len: shape.group_len() as u32,
+        chunk: chunk as u32,
+        splits: splits as u32,
+        spatial: shape.spatial,
+        ch_per_group: shape.channels / shape.groups,
+        num_groups: shape.groups,
+        silu: silu as u32,
+        eps,
+        ..Default::default()
+    };
+    let grid = [splits as u32, pairs as u32, 1];
+    let stats = dispatch(
+        gpu,
+        format!("group_norm_stats {} -> {}", x.name, scratch.name),
+        gpu.pipeline(&NORM, "group_norm_stats", elem, &[])?,
+        arena.push(gpu, &params)?,
+        &[(1, x), (5, scratch)],
+        grid,
+    )?;
+    let apply = dispatch(
+        gpu,
+        format!("group_norm -> {}", y.name),
+        gpu.pipeline(&NORM, "group_norm_apply", elem, &[])?,
+        arena.push(gpu, &params)?,
+        &[(1, x), (2, gamma), (3, beta), (4, y), (5, scratch)],
+        grid,
+    )?;
+    Ok([stats, apply])
+}
+
+/// Layer normalisation over the last dimension (`width`), affine: x `[rows, width]` → y, gamma and beta
+/// `[width]`. Exact two-pass statistics in f32.
+pub fn layer_norm(
+    gpu: &Gpu,
+    arena: &ParamArena,
+    t: NormTensors<'_>,
+    width: u32,
+    eps: f32,
+) -> Result<Dispatch> {
+    let NormTensors { x, gamma, beta, y } = t;
+    if width == 0 || x.len % width as u64 != 0 || x.len == 0 {
+        return Err(Error::Invalid(format!(
+            "layer_norm: tensor {} of {} elements is not rows of {width}",
+            x.name, x.len
+        )));
+    }
+    if x.len > u32::MAX as u64 {
+        return Err(Error::Invalid(format!(
+            "layer_norm: {} elements overflow 32-bit indexing",
+            x.len
+        )));
+    }
+    expect_len(gamma, width as u64, "layer_norm")?;
+    expect_len(beta, width as u64, "layer_norm")?;
+    expect_len(y, x.len, "layer_norm")?;
+    let elem = common_dtype(&[x, gamma, beta, y], "layer_norm")?;
+    let rows = x.len / width as u64;
+    let params = Params {
+        eps,
+        rows: rows as u32,
+        width,
+        ..Default::default()
+    };
+    dispatch(
+        gpu,
+        format!("layer_norm -> {}", y.name),
+        gpu.pipeline(&NORM, "layer_norm", elem, &[])?,
+        arena.push(gpu, &params)?,
+        &[(1, x), (2, gamma), (3, beta), (4, y)],
+        grid_1d(gpu, rows, "layer_norm")?,
+    )
+}
