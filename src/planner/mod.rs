@@ -1,11 +1,59 @@
 //! The static memory planner. Pure CPU: it owns no memory and imports nothing from wgpu.
 //!
-//! Input: one [`Usage`] per tensor (its size and the op interval over which it is live) and the adapter's
-//! [`Limits`]. Output: a [`Plan`] that gives each tensor a buffer and an offset.
+//! Input: one [`Usage`] per tensor (its size and the op interval over which it is live) and the
+//! adapter's [`Limits`]. Output: a [`Plan`] that gives each tensor a buffer and an offset.
 //!
-//! (Skeleton: the naive strategy only. The full portfolio replaces the internals, not this API.)
+//! - [`load`]: LOAD, the largest total aligned size live at one op, a lower bound on any arena.
+//! - [`plan`] runs a portfolio and stops as soon as the arena equals LOAD (certified optimal):
+//!   1. two-sided packing when at most two tensors are live at a time (pure chains), which always
+//!      reaches LOAD (`two_sided.rs`);
+//!   2. greedy passes in several orders (size, peak pressure, area, length, start) with first-fit
+//!      and best-fit offsets (`greedy.rs`);
+//!   3. an exact branch-and-bound search over canonical solutions, after MiniMalloc, under a time
+//!      and node budget (`exact.rs`);
+//!   4. a split of the arena into buffers within `max_buffer_size` (`split.rs`).
+//! - [`naive`]: every tensor its own range, the debugging baseline.
+//! - [`verify`]: an independent checker of every invariant; [`plan`] runs it in debug builds.
+//! - [`pack_into`]: one arena of a given capacity, for MiniMalloc's benchmark instances, read by
+//!   [`parse_minimalloc_csv`].
+//!
+//! # Example usage
+//!
+//! ```
+//! use wgsd::planner::{plan, verify, Limits, Options, Usage};
+//!
+//! // A pure chain: tensor i is written by op i and read by op i + 1.
+//! let usages = [
+//!     Usage { size: 9, first: 0, last: 1 },
+//!     Usage { size: 3, first: 1, last: 2 },
+//!     Usage { size: 5, first: 2, last: 3 },
+//!     Usage { size: 7, first: 3, last: 4 },
+//! ];
+//! let limits = Limits { alignment: 1, max_buffer_size: 1 << 30, max_binding_size: 1 << 27 };
+//! let plan = plan(&usages, &limits, &Options::default())?;
+//! assert_eq!(plan.load, 12);
+//! assert_eq!(plan.arena(), 12);
+//! assert!(plan.optimal);
+//! verify(&usages, &limits, &plan)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use std::time::Duration;
+mod exact;
+mod greedy;
+mod intervals;
+mod load;
+mod naive;
+mod split;
+mod two_sided;
+mod verify;
+
+use std::time::{Duration, Instant};
+
+pub use greedy::greedy_by_size;
+pub use intervals::{parse_minimalloc_csv, ParseError};
+pub use load::{align_up, load};
+pub use naive::naive;
+pub use verify::{verify, VerifyError};
 
 /// One tensor's demand: `size` bytes, live over the op indices `first..=last`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -21,7 +69,7 @@ pub struct Usage {
 /// The adapter limits the plan must respect (from `wgpu::Limits`, copied so the planner stays pure).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// `min_storage_buffer_offset_alignment`: every offset is a multiple of it.
+    /// `min_storage_buffer_offset_alignment`: every offset is a multiple of it (0 counts as 1).
     pub alignment: u64,
     /// `max_buffer_size`: no arena buffer is larger.
     pub max_buffer_size: u64,
@@ -32,14 +80,17 @@ pub struct Limits {
 /// Search options.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Time allowed for the exact search after the heuristics.
+    /// Wall-clock time allowed for the whole portfolio; the exact search only uses what the
+    /// heuristics leave. [`plan`] also caps the exact search by a node count, so that it is
+    /// deterministic unless this limit cuts it first.
     pub time_limit: Duration,
 }
 
 impl Default for Options {
+    /// 100 ms: well under a second even on 10k-tensor graphs.
     fn default() -> Self {
         Options {
-            time_limit: Duration::from_secs(1),
+            time_limit: Duration::from_millis(100),
         }
     }
 }
@@ -90,6 +141,27 @@ pub enum PlanError {
         /// The limit.
         max: u64,
     },
+    /// A usage (rounded up to the alignment) is larger than one buffer may be.
+    #[error("usage {index} needs {size} bytes, over the max_buffer_size of {max} bytes")]
+    BufferTooLarge {
+        /// Index of the usage.
+        index: usize,
+        /// Its size, rounded up to the alignment.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// [`pack_into`] found no packing within the capacity (in the time allowed, unless
+    /// `proven`).
+    #[error("the best packing needs {needed} bytes, over the capacity of {capacity} bytes")]
+    OverCapacity {
+        /// Arena of the best packing found.
+        needed: u64,
+        /// The capacity asked for.
+        capacity: u64,
+        /// True when the search proved that nothing fits.
+        proven: bool,
+    },
     /// A usage whose interval ends before it starts, or with size 0.
     #[error("usage {index} is malformed: {reason}")]
     Malformed {
@@ -100,12 +172,39 @@ pub enum PlanError {
     },
 }
 
-/// Plans `usages` under `limits`.
-pub fn plan(usages: &[Usage], limits: &Limits, _options: &Options) -> Result<Plan, PlanError> {
-    let align = limits.alignment.max(1);
-    let mut placements = Vec::with_capacity(usages.len());
-    let mut buffer_sizes: Vec<u64> = Vec::new();
+/// Offsets of every usage in one arena, before the split into buffers.
+#[derive(Clone, Debug)]
+pub(crate) struct Packing {
+    /// One offset per usage, in input order.
+    pub(crate) offsets: Vec<u64>,
+    /// The highest end over all usages.
+    pub(crate) arena: u64,
+    /// The strategy that produced it.
+    pub(crate) method: &'static str,
+    /// True when no packing can be smaller.
+    pub(crate) optimal: bool,
+}
+
+/// Work the exact search may do inside [`plan`], in units of (blocks + sections) per node: about
+/// 50 ms in a release build. It makes the result independent of the machine's speed.
+const EXACT_WORK: u64 = 20_000_000;
+
+/// Checks every usage against the limits: sizes above 0, `first <= last`, within the binding
+/// limit, and (aligned) within one buffer.
+pub(crate) fn check_usages(usages: &[Usage], limits: &Limits) -> Result<(), PlanError> {
     for (index, u) in usages.iter().enumerate() {
+        if u.size == 0 {
+            return Err(PlanError::Malformed {
+                index,
+                reason: "size 0".into(),
+            });
+        }
+        if u.last < u.first {
+            return Err(PlanError::Malformed {
+                index,
+                reason: format!("last op {} before first op {}", u.last, u.first),
+            });
+        }
         if u.size > limits.max_binding_size {
             return Err(PlanError::BindingTooLarge {
                 index,
@@ -113,31 +212,219 @@ pub fn plan(usages: &[Usage], limits: &Limits, _options: &Options) -> Result<Pla
                 max: limits.max_binding_size,
             });
         }
-        let size = u.size.div_ceil(align) * align;
-        let last = buffer_sizes.len().checked_sub(1);
-        match last {
-            Some(b) if buffer_sizes[b] + size <= limits.max_buffer_size => {
-                placements.push(Placement {
-                    buffer: b as u32,
-                    offset: buffer_sizes[b],
-                });
-                buffer_sizes[b] += size;
-            }
-            _ => {
-                placements.push(Placement {
-                    buffer: buffer_sizes.len() as u32,
-                    offset: 0,
-                });
-                buffer_sizes.push(size);
-            }
+        let aligned = align_up(u.size, limits.alignment);
+        if aligned > limits.max_buffer_size {
+            return Err(PlanError::BufferTooLarge {
+                index,
+                size: aligned,
+                max: limits.max_buffer_size,
+            });
         }
     }
-    let load = buffer_sizes.iter().sum();
-    Ok(Plan {
+    Ok(())
+}
+
+/// Plans `usages` under `limits`.
+///
+/// - Round every size up to the alignment and compute LOAD.
+/// - Run the portfolio (two-sided, greedy passes, exact search) on one arena, stopping as soon as
+///   the arena equals LOAD.
+/// - Split the arena into buffers within `max_buffer_size` (one buffer when it fits).
+/// - Fails with a [`PlanError`] naming the limit a usage breaks, or the malformed usage.
+pub fn plan(usages: &[Usage], limits: &Limits, options: &Options) -> Result<Plan, PlanError> {
+    check_usages(usages, limits)?;
+    let blocks = aligned(usages, limits.alignment);
+    let load = load(usages, limits.alignment);
+    let sections = exact::Sections::new(&blocks).count() as u64;
+    let mut budget = exact::Budget {
+        deadline: Instant::now() + options.time_limit,
+        max_nodes: EXACT_WORK / (blocks.len() as u64 + sections + 1),
+        nodes: 0,
+    };
+    let packing = portfolio(&blocks, load, limits.alignment.max(1), None, &mut budget);
+    let (placements, buffer_sizes) =
+        split::split(&blocks, &packing.offsets, limits.max_buffer_size);
+    let plan = Plan {
         placements,
+        optimal: packing.optimal && buffer_sizes.iter().sum::<u64>() == packing.arena,
         buffer_sizes,
         load,
-        optimal: false,
-        method: "naive",
-    })
+        method: packing.method,
+    };
+    debug_assert_eq!(verify(usages, limits, &plan), Ok(()));
+    Ok(plan)
+}
+
+/// Packs `usages` into one arena of at most `capacity` bytes, with no alignment (MiniMalloc's
+/// benchmark setting).
+///
+/// - Runs the same portfolio as [`plan`], except that the exact search first looks for any packing
+///   within `capacity` (when the heuristics miss it), then keeps shrinking it towards LOAD.
+/// - The exact search has the whole `options.time_limit` and no node cap.
+/// - Fails with [`PlanError::OverCapacity`] (carrying the best arena found) when nothing fitting
+///   was found, or with [`PlanError::Malformed`].
+pub fn pack_into(usages: &[Usage], capacity: u64, options: &Options) -> Result<Plan, PlanError> {
+    let limits = Limits {
+        alignment: 1,
+        max_buffer_size: u64::MAX,
+        max_binding_size: u64::MAX,
+    };
+    check_usages(usages, &limits)?;
+    let load = load(usages, 1);
+    let mut budget = exact::Budget {
+        deadline: Instant::now() + options.time_limit,
+        max_nodes: u64::MAX,
+        nodes: 0,
+    };
+    let packing = portfolio(usages, load, 1, Some(capacity), &mut budget);
+    if packing.arena > capacity {
+        return Err(PlanError::OverCapacity {
+            needed: packing.arena,
+            capacity,
+            proven: packing.optimal,
+        });
+    }
+    let plan = Plan {
+        placements: packing
+            .offsets
+            .iter()
+            .map(|&offset| Placement { buffer: 0, offset })
+            .collect(),
+        buffer_sizes: if usages.is_empty() {
+            Vec::new()
+        } else {
+            vec![packing.arena]
+        },
+        load,
+        optimal: packing.optimal,
+        method: packing.method,
+    };
+    debug_assert_eq!(verify(usages, &limits, &plan), Ok(()));
+    Ok(plan)
+}
+
+/// The usages with sizes rounded up to `alignment`.
+fn aligned(usages: &[Usage], alignment: u64) -> Vec<Usage> {
+    usages
+        .iter()
+        .map(|u| Usage {
+            size: align_up(u.size, alignment),
+            ..*u
+        })
+        .collect()
+}
+
+/// The packing portfolio on one arena of `blocks` (aligned sizes, multiples of `alignment`).
+///
+/// - Two-sided packing when it applies (it always reaches LOAD).
+/// - Each greedy pass of [`greedy::PASSES`] in turn, keeping the first smallest arena; stop at LOAD.
+/// - Then the exact search within `budget` (see [`improve`]).
+fn portfolio(
+    blocks: &[Usage],
+    load: u64,
+    alignment: u64,
+    capacity: Option<u64>,
+    budget: &mut exact::Budget,
+) -> Packing {
+    let neighbours = load::neighbours(blocks);
+    if load::max_live_count(blocks) <= 2 {
+        if let Some(packing) = two_sided::two_sided(blocks, &neighbours, load) {
+            return packing;
+        }
+    }
+    let peaks = greedy::peaks(blocks);
+    let mut best: Option<Packing> = None;
+    for (order, fit) in greedy::PASSES {
+        let packing = greedy::greedy(blocks, &neighbours, &peaks, order, fit);
+        if best.as_ref().is_none_or(|b| packing.arena < b.arena) {
+            best = Some(packing);
+        }
+        if best.as_ref().is_some_and(|b| b.arena == load) {
+            break;
+        }
+    }
+    let Some(mut best) = best else {
+        // No usages: the empty packing is optimal.
+        return Packing {
+            offsets: Vec::new(),
+            arena: 0,
+            method: "empty",
+            optimal: true,
+        };
+    };
+    if best.arena == load {
+        best.optimal = true;
+        return best;
+    }
+    improve(blocks, load, alignment, capacity, best, budget)
+}
+
+/// Shrinks `best` with the exact search, within `budget`.
+///
+/// - With a `capacity` that `best` exceeds, first search for any packing within it.
+/// - Then try LOAD itself with half of what is left of the budget (most instances reach it).
+/// - Then bisect between the largest capacity proven infeasible and the best arena found.
+/// - The result is optimal when the two meet.
+fn improve(
+    blocks: &[Usage],
+    load: u64,
+    alignment: u64,
+    capacity: Option<u64>,
+    mut best: Packing,
+    budget: &mut exact::Budget,
+) -> Packing {
+    // Every arena below `lower` is proven infeasible.
+    let mut lower = load;
+    let adopt = |best: &mut Packing, offsets: Vec<u64>| {
+        let arena = blocks
+            .iter()
+            .zip(&offsets)
+            .map(|(b, o)| o + b.size)
+            .max()
+            .unwrap_or(0);
+        debug_assert!(arena < best.arena);
+        *best = Packing {
+            offsets,
+            arena,
+            method: "exact",
+            optimal: false,
+        };
+    };
+    if let Some(capacity) = capacity.filter(|&c| c < best.arena && c > load) {
+        match exact::solve(blocks, capacity, budget) {
+            exact::Outcome::Found(offsets) => adopt(&mut best, offsets),
+            exact::Outcome::Infeasible => lower = capacity + 1,
+            exact::Outcome::OutOfBudget => return best,
+        }
+    }
+    let mut first_try = true;
+    while lower < best.arena && !budget.spent() {
+        let steps = (best.arena - lower) / alignment;
+        let target = if first_try {
+            lower
+        } else {
+            lower + steps / 2 * alignment
+        };
+        let outcome = if first_try {
+            let now = Instant::now();
+            let mut half = exact::Budget {
+                deadline: now + budget.deadline.saturating_duration_since(now) / 2,
+                max_nodes: budget.nodes + budget.max_nodes.saturating_sub(budget.nodes) / 2,
+                nodes: budget.nodes,
+            };
+            let outcome = exact::solve(blocks, target, &mut half);
+            budget.nodes = half.nodes;
+            outcome
+        } else {
+            exact::solve(blocks, target, budget)
+        };
+        first_try = false;
+        match outcome {
+            exact::Outcome::Found(offsets) => adopt(&mut best, offsets),
+            exact::Outcome::Infeasible => lower = target + alignment,
+            exact::Outcome::OutOfBudget => {}
+        }
+    }
+    best.optimal = lower >= best.arena;
+    best
 }

@@ -1,0 +1,89 @@
+//! Planner benchmark on MiniMalloc's eleven "challenging" instances (`tests/data/minimalloc/`).
+//!
+//! For each instance: the number of buffers, LOAD, the arena [`pack_into`] reaches within the
+//! capacity of 1,048,576 bytes, arena / LOAD, whether it fits, whether it is proven optimal, and
+//! the time taken; then the ratio of greedy by size with best-fit offsets (the TFLite heuristic)
+//! for comparison. Run with `cargo bench --bench planner`; `WGSD_BENCH_SECONDS` sets the time limit
+//! per instance (10 by default).
+
+use std::time::{Duration, Instant};
+
+use wgsd::planner::{load, pack_into, parse_minimalloc_csv, Limits, Options, PlanError, Usage};
+
+/// The capacity every instance is meant to fit (the number in its file name).
+const CAPACITY: u64 = 1_048_576;
+
+/// Instance names, as in `tests/data/minimalloc/<name>.1048576.csv`.
+const INSTANCES: [&str; 11] = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K"];
+
+fn main() {
+    let seconds: u64 = std::env::var("WGSD_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let options = Options {
+        time_limit: Duration::from_secs(seconds),
+    };
+    println!(
+        "{:<4} {:>5} {:>9} {:>9} {:>8} {:>5} {:>8} {:>9} {:>8}  method",
+        "inst", "n", "LOAD", "arena", "ratio", "fits", "optimal", "time", "greedy"
+    );
+    let mut log_ratio = 0.0;
+    let mut log_greedy = 0.0;
+    let mut fitted = 0;
+    let mut optimal = 0;
+    let mut count = 0;
+    for name in INSTANCES {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
+        let path = format!(
+            "{}/tests/data/minimalloc/{name}.{CAPACITY}.csv",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).expect("benchmark CSV in the repository");
+        let usages = parse_minimalloc_csv(&text).expect("well-formed CSV");
+        let lower = load(&usages, 1);
+        let greedy = greedy_by_size_arena(&usages);
+        let start = Instant::now();
+        let (arena, fits, proven, method) = match pack_into(&usages, CAPACITY, &options) {
+            Ok(plan) => (plan.arena(), true, plan.optimal, plan.method),
+            Err(PlanError::OverCapacity { needed, proven, .. }) => (needed, false, proven, "-"),
+            Err(e) => panic!("{name}: {e}"),
+        };
+        let elapsed = start.elapsed();
+        let ratio = arena as f64 / lower as f64;
+        let greedy_ratio = greedy as f64 / lower as f64;
+        log_ratio += ratio.ln();
+        log_greedy += greedy_ratio.ln();
+        fitted += usize::from(fits);
+        optimal += usize::from(proven);
+        count += 1;
+        println!(
+            "{name:<4} {:>5} {lower:>9} {arena:>9} {ratio:>8.4} {:>5} {:>8} {:>8.2}s {greedy_ratio:>8.4}  {method}",
+            usages.len(),
+            if fits { "yes" } else { "no" },
+            if proven { "yes" } else { "no" },
+            elapsed.as_secs_f64(),
+        );
+    }
+    let n = f64::from(count);
+    println!(
+        "geomean ratio {:.4} (greedy by size {:.4}); {fitted}/{count} fit, {optimal}/{count} optimal",
+        (log_ratio / n).exp(),
+        (log_greedy / n).exp()
+    );
+}
+
+/// The arena of the greedy-by-size, best-fit plan alone (no exact search, no early stop).
+fn greedy_by_size_arena(usages: &[Usage]) -> u64 {
+    let limits = Limits {
+        alignment: 1,
+        max_buffer_size: u64::MAX,
+        max_binding_size: u64::MAX,
+    };
+    wgsd::planner::greedy_by_size(usages, &limits)
+        .expect("valid usages")
+        .arena()
+}

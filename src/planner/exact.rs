@@ -1,0 +1,562 @@
+//! Exact branch-and-bound packing over canonical solutions, after MiniMalloc (Moffitt, ASPLOS 2023).
+
+use std::time::Instant;
+
+use super::Usage;
+
+/// Time cut into sections: the spans between consecutive interval endpoints. Within a section the
+/// set of live usages does not change.
+pub(crate) struct Sections {
+    /// Sorted, distinct endpoints: every `first` and every `last + 1`.
+    bounds: Vec<u64>,
+    /// For each block, the sections `lo..hi` it is live in.
+    ranges: Vec<(usize, usize)>,
+}
+
+impl Sections {
+    /// Cuts the time axis of `blocks` at every `first` and `last + 1`.
+    pub(crate) fn new(blocks: &[Usage]) -> Sections {
+        let mut bounds: Vec<u64> = blocks
+            .iter()
+            .flat_map(|b| [u64::from(b.first), u64::from(b.last) + 1])
+            .collect();
+        bounds.sort_unstable();
+        bounds.dedup();
+        let index = |t: u64| bounds.binary_search(&t).expect("endpoint is a bound");
+        let ranges = blocks
+            .iter()
+            .map(|b| (index(u64::from(b.first)), index(u64::from(b.last) + 1)))
+            .collect();
+        Sections { bounds, ranges }
+    }
+
+    /// The number of sections.
+    pub(crate) fn count(&self) -> usize {
+        self.bounds.len().saturating_sub(1)
+    }
+
+    /// The sections `lo..hi` block `i` is live in (never empty).
+    pub(crate) fn range(&self, i: usize) -> (usize, usize) {
+        self.ranges[i]
+    }
+
+    /// Total size of the blocks live in each section.
+    pub(crate) fn live_bytes(&self, blocks: &[Usage]) -> Vec<u64> {
+        let mut delta = vec![0i128; self.count() + 1];
+        for (b, &(lo, hi)) in blocks.iter().zip(&self.ranges) {
+            delta[lo] += i128::from(b.size);
+            delta[hi] -= i128::from(b.size);
+        }
+        let mut running = 0i128;
+        delta[..self.count()]
+            .iter()
+            .map(|d| {
+                running += d;
+                running as u64
+            })
+            .collect()
+    }
+}
+
+/// How much search is allowed: a wall-clock deadline and a node count, whichever ends first.
+///
+/// The node count makes a cut-off search deterministic; the deadline keeps it bounded on a slow
+/// machine.
+pub(crate) struct Budget {
+    /// Stop when this instant passes.
+    pub(crate) deadline: Instant,
+    /// Stop after this many search nodes in total.
+    pub(crate) max_nodes: u64,
+    /// Search nodes used so far.
+    pub(crate) nodes: u64,
+}
+
+impl Budget {
+    /// Counts one node; false once the budget is spent.
+    fn step(&mut self) -> bool {
+        self.nodes += 1;
+        if self.nodes > self.max_nodes {
+            return false;
+        }
+        // Reading the clock costs more than a node, so look at it every 256 nodes.
+        self.nodes % 256 != 0 || Instant::now() < self.deadline
+    }
+
+    /// True once the budget is spent.
+    pub(crate) fn spent(&self) -> bool {
+        self.nodes >= self.max_nodes || Instant::now() >= self.deadline
+    }
+}
+
+/// What a bounded search found.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Offsets for every block, all within the capacity.
+    Found(Vec<u64>),
+    /// Proof that no packing fits the capacity.
+    Infeasible,
+    /// The budget ran out first.
+    OutOfBudget,
+}
+
+/// Searches for a packing of `blocks` (aligned sizes) whose arena is at most `capacity`.
+///
+/// - **Canonical solutions.** Push every block of a packing down until it rests on a block it meets
+///   in time, or on offset 0. Sorted by offset (then index), each block then sits exactly on the
+///   highest top among the earlier blocks it meets. So it is enough to build packings block by
+///   block, each one at the current *floor* of its sections (the highest top placed there), with
+///   offsets never decreasing along the way: the *level*. Every packing has a canonical twin that is
+///   no larger, so the search is complete.
+/// - **Branching.** At each node, the candidates are the unplaced blocks whose floor is at or above
+///   the level; they are tried lowest floor first, then by a tie-break ([`Tie`]); [`solve`] takes turns between
+///   tie-breaks with a doubling node limit, so that one bad early choice does not stall it. A
+///   block whose floor is below the level is stranded: it waits until a later block lifts it.
+/// - **Symmetry.** Blocks at the same offset never meet in time, so their order does not matter:
+///   at an equal offset only a higher index than the previous block's may follow. Identical blocks
+///   (same size and interval) are placed in index order.
+/// - **Lower bound.** In each section, the unplaced blocks live there all go above both the
+///   section's floor and the level, stacked: `max(floor, level) + unplaced bytes <= capacity`, or
+///   the node is cut. This also charges the space a placement wastes under itself.
+/// - **Forced moves.** A block whose neighbours in time are all placed can go nowhere but its floor,
+///   and nothing unplaced cares where it is: it is placed at once, outside the sequence (the level
+///   does not move), without branching.
+/// - Deterministic: the same input and budget explore the same nodes in the same order.
+pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Outcome {
+    let mut limit = FIRST_ROUND_NODES;
+    loop {
+        for tie in TIES {
+            let mut round = Budget {
+                deadline: budget.deadline,
+                max_nodes: budget.max_nodes.min(budget.nodes.saturating_add(limit)),
+                nodes: budget.nodes,
+            };
+            let outcome = solve_with(blocks, capacity, tie, &mut round);
+            budget.nodes = round.nodes;
+            match outcome {
+                Outcome::OutOfBudget if !budget.spent() => {}
+                decided_or_spent => return decided_or_spent,
+            }
+        }
+        limit = limit.saturating_mul(2);
+    }
+}
+
+/// Nodes each tie-break gets in the first round of [`solve`]; each round doubles it.
+const FIRST_ROUND_NODES: u64 = 2_000;
+
+/// The tie-breaks [`solve`] takes turns with, best on MiniMalloc's suite first.
+const TIES: [Tie; 4] = [Tie::Start, Tie::Length, Tie::Area, Tie::StartLength];
+
+/// How candidates on the same floor are ordered (ties fall back to the index).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tie {
+    /// Earliest `first`, then largest size: fill the timeline left to right.
+    Start,
+    /// Longest interval, then largest size.
+    Length,
+    /// Largest area (size × interval length).
+    Area,
+    /// Earliest `first`, then longest interval.
+    StartLength,
+}
+
+/// One depth-first search of [`solve`] with a fixed tie-break.
+fn solve_with(blocks: &[Usage], capacity: u64, tie: Tie, budget: &mut Budget) -> Outcome {
+    let mut search = Search::new(blocks, capacity, tie, budget);
+    if !search.root_fits() {
+        return Outcome::Infeasible;
+    }
+    match search.run() {
+        Step::Found => Outcome::Found(search.offsets),
+        Step::Exhausted => Outcome::Infeasible,
+        Step::Stopped => Outcome::OutOfBudget,
+    }
+}
+
+/// The result of exploring one subtree.
+enum Step {
+    /// Every block is placed (the state holds the packing).
+    Found,
+    /// No packing below this node.
+    Exhausted,
+    /// The budget ran out.
+    Stopped,
+}
+
+/// Marks an unplaced block in [`Search::offsets`].
+const UNPLACED: u64 = u64::MAX;
+
+/// What [`Search::place`] saves for [`Search::unplace`].
+struct Saved {
+    level: u64,
+    last: Option<u32>,
+    trail: usize,
+}
+
+/// The state of one branch-and-bound search.
+struct Search<'a> {
+    /// The blocks, with aligned sizes.
+    blocks: &'a [Usage],
+    /// The arena must not exceed this.
+    capacity: u64,
+    /// Sections `lo..hi` of each block.
+    ranges: Vec<(usize, usize)>,
+    /// Blocks meeting each block in time.
+    neighbours: Vec<Vec<u32>>,
+    /// The previous identical block (same size and interval), which must be placed first.
+    twin_before: Vec<Option<u32>>,
+    /// Tie-break key of each block among candidates at the same floor (smaller first).
+    rank: Vec<u32>,
+    /// Offset of each block, or [`UNPLACED`].
+    offsets: Vec<u64>,
+    /// Highest top placed in each section.
+    floor: Vec<u64>,
+    /// Total size of the unplaced blocks live in each section.
+    unplaced: Vec<u64>,
+    /// For each unplaced block, the highest floor over its sections.
+    block_floor: Vec<u64>,
+    /// For each block, how many of its neighbours are unplaced.
+    open_neighbours: Vec<u32>,
+    /// Offset of the last block placed in sequence: later ones go at or above it.
+    level: u64,
+    /// Index of the last block placed in sequence (for the symmetry rule at equal offsets).
+    last: Option<u32>,
+    /// Every placed block, in placement order (sequence and forced moves), with the length of
+    /// `undo_block_floor` before it.
+    trail: Vec<(u32, usize)>,
+    /// Saved (block, old block floor) pairs, undone on backtrack.
+    undo_block_floor: Vec<(u32, u64)>,
+    /// Saved section floors, undone on backtrack.
+    undo_floor: Vec<u64>,
+    /// Largest `unplaced` over sections `..=s` and over sections `s..` (rebuilt at each node).
+    prefix_max: Vec<u64>,
+    suffix_max: Vec<u64>,
+    /// Scratch: the lowest offset any unplaced block live in each section may take.
+    lowest: Vec<u64>,
+    /// What is left of the search budget.
+    budget: &'a mut Budget,
+}
+
+impl<'a> Search<'a> {
+    /// The root state: nothing placed.
+    fn new(blocks: &'a [Usage], capacity: u64, tie: Tie, budget: &'a mut Budget) -> Search<'a> {
+        let sections = Sections::new(blocks);
+        let ranges: Vec<(usize, usize)> = (0..blocks.len()).map(|i| sections.range(i)).collect();
+        let mut twin_before = vec![None; blocks.len()];
+        let mut by_shape: Vec<u32> = (0..blocks.len() as u32).collect();
+        by_shape.sort_by_key(|&i| {
+            let b = blocks[i as usize];
+            (b.size, b.first, b.last, i)
+        });
+        for pair in by_shape.windows(2) {
+            if blocks[pair[0] as usize] == blocks[pair[1] as usize] {
+                twin_before[pair[1] as usize] = Some(pair[0]);
+            }
+        }
+        let mut by_rank: Vec<u32> = (0..blocks.len() as u32).collect();
+        by_rank.sort_by_key(|&i| {
+            let b = blocks[i as usize];
+            let length = u64::from(b.last - b.first) + 1;
+            // Smaller keys go first.
+            let key: (u128, u64) = match tie {
+                Tie::Start => (u128::from(b.first), u64::MAX - b.size),
+                Tie::Length => (u128::from(u64::MAX - length), u64::MAX - b.size),
+                Tie::Area => (u128::MAX - u128::from(b.size) * u128::from(length), 0),
+                Tie::StartLength => (u128::from(b.first), u64::MAX - length),
+            };
+            (key, i)
+        });
+        let mut rank = vec![0u32; blocks.len()];
+        for (r, &i) in by_rank.iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        let neighbours = super::load::neighbours(blocks);
+        let open_neighbours = neighbours.iter().map(|n| n.len() as u32).collect();
+        Search {
+            blocks,
+            capacity,
+            twin_before,
+            rank,
+            offsets: vec![UNPLACED; blocks.len()],
+            floor: vec![0; sections.count()],
+            unplaced: sections.live_bytes(blocks),
+            block_floor: vec![0; blocks.len()],
+            open_neighbours,
+            neighbours,
+            level: 0,
+            last: None,
+            trail: Vec::with_capacity(blocks.len()),
+            undo_block_floor: Vec::new(),
+            undo_floor: Vec::new(),
+            prefix_max: vec![0; sections.count()],
+            suffix_max: vec![0; sections.count() + 1],
+            lowest: vec![0; sections.count()],
+            ranges,
+            budget,
+        }
+    }
+
+    /// The lower bound at the root: LOAD fits the capacity.
+    fn root_fits(&self) -> bool {
+        self.unplaced.iter().all(|&bytes| bytes <= self.capacity)
+    }
+
+    /// Places every block, starting with the forced moves of blocks that meet nothing.
+    fn run(&mut self) -> Step {
+        let lonely: Vec<u32> = (0..self.blocks.len() as u32)
+            .filter(|&i| self.open_neighbours[i as usize] == 0)
+            .collect();
+        if !lonely.iter().all(|&i| self.put(i)) {
+            return Step::Exhausted;
+        }
+        let all: Vec<u32> = (0..self.blocks.len() as u32).collect();
+        self.descend(&all)
+    }
+
+    /// Explores every canonical completion of the current state for the blocks of `scope`, leaving
+    /// them placed on [`Step::Found`].
+    ///
+    /// - **Decomposition.** When no unplaced block of the scope crosses some section boundary, the
+    ///   two sides share no section and no neighbour: each side is solved on its own, with its own
+    ///   level starting at the current one, and once one side is solved its choices are kept, since
+    ///   they cannot help or hurt the other. This stops the search from re-solving one part of the
+    ///   timeline for every failure in another.
+    fn descend(&mut self, scope: &[u32]) -> Step {
+        let open: Vec<u32> = scope
+            .iter()
+            .copied()
+            .filter(|&i| self.offsets[i as usize] == UNPLACED)
+            .collect();
+        if open.is_empty() {
+            return Step::Found;
+        }
+        if !self.budget.step() {
+            return Step::Stopped;
+        }
+        let parts = self.components(&open);
+        if parts.len() > 1 {
+            let saved = self.save();
+            for part in parts {
+                self.level = saved.level;
+                self.last = saved.last;
+                match self.descend(&part) {
+                    Step::Found => {}
+                    Step::Exhausted => {
+                        self.unplace(saved);
+                        return Step::Exhausted;
+                    }
+                    Step::Stopped => return Step::Stopped,
+                }
+            }
+            return Step::Found;
+        }
+        let span = self.span(&open);
+        if !self.sections_fit(&open, span) {
+            return Step::Exhausted;
+        }
+        self.rebuild_maxima(span);
+        for i in self.candidates(&open, span) {
+            let saved = self.save();
+            if self.place(i) {
+                match self.descend(&open) {
+                    Step::Exhausted => {}
+                    found_or_stopped => return found_or_stopped,
+                }
+            }
+            self.unplace(saved);
+        }
+        Step::Exhausted
+    }
+
+    /// The sections `lo..hi` spanned by the blocks of `open`.
+    fn span(&self, open: &[u32]) -> (usize, usize) {
+        open.iter()
+            .map(|&i| self.ranges[i as usize])
+            .fold((usize::MAX, 0), |(lo, hi), (l, h)| (lo.min(l), hi.max(h)))
+    }
+
+    /// Splits the unplaced blocks `open` into groups that share no section boundary crossing.
+    fn components(&self, open: &[u32]) -> Vec<Vec<u32>> {
+        let (lo, hi) = self.span(open);
+        // crossing[b - lo]: blocks that are live on both sides of boundary b (between sections
+        // b - 1 and b), as a difference array.
+        let mut crossing = vec![0i32; hi - lo + 1];
+        for &i in open {
+            let (l, h) = self.ranges[i as usize];
+            crossing[l + 1 - lo] += 1;
+            crossing[h - lo] -= 1;
+        }
+        let mut part_of_section = vec![0usize; hi - lo];
+        let mut part = 0;
+        let mut running = 0;
+        for s in lo..hi {
+            running += crossing[s - lo];
+            if s > lo && running == 0 {
+                part += 1;
+            }
+            part_of_section[s - lo] = part;
+        }
+        let mut parts = vec![Vec::new(); part + 1];
+        for &i in open {
+            parts[part_of_section[self.ranges[i as usize].0 - lo]].push(i);
+        }
+        parts.retain(|p| !p.is_empty());
+        parts
+    }
+
+    /// The lower bound with the unplaced floor: in each section, every unplaced block live there
+    /// goes at or above its own floor (the highest floor over all its sections) and the level, so
+    /// the lowest of them, plus the unplaced bytes there, must fit the capacity.
+    fn sections_fit(&mut self, open: &[u32], (lo, hi): (usize, usize)) -> bool {
+        self.lowest[lo..hi].fill(u64::MAX);
+        for &i in open {
+            let at = self.block_floor[i as usize].max(self.level);
+            let (l, h) = self.ranges[i as usize];
+            for lowest in &mut self.lowest[l..h] {
+                *lowest = (*lowest).min(at);
+            }
+        }
+        self.lowest[lo..hi]
+            .iter()
+            .zip(&self.unplaced[lo..hi])
+            .all(|(&lowest, &bytes)| bytes == 0 || lowest + bytes <= self.capacity)
+    }
+
+    /// Rebuilds [`Search::prefix_max`] and [`Search::suffix_max`] from `unplaced`.
+    /// Only the sections `lo..hi` of the current scope count; the others read as 0.
+    fn rebuild_maxima(&mut self, (lo, hi): (usize, usize)) {
+        let mut running = 0;
+        for s in lo..hi {
+            running = running.max(self.unplaced[s]);
+            self.prefix_max[s] = running;
+        }
+        running = 0;
+        self.suffix_max[hi] = 0;
+        for s in (lo..hi).rev() {
+            running = running.max(self.unplaced[s]);
+            self.suffix_max[s] = running;
+        }
+    }
+
+    /// The unplaced blocks that may go next, in the order to try them.
+    ///
+    /// - Its floor is at or above the level (or it is stranded), it fits below the capacity, and
+    ///   raising the level to its floor leaves room for the unplaced bytes of every section
+    ///   outside its own.
+    fn candidates(&self, open: &[u32], (span_lo, _): (usize, usize)) -> Vec<u32> {
+        let mut list: Vec<u32> = open
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let i_us = i as usize;
+                if self.offsets[i_us] != UNPLACED {
+                    return false;
+                }
+                let at = self.block_floor[i_us];
+                if at < self.level || at + self.blocks[i_us].size > self.capacity {
+                    return false;
+                }
+                if at == self.level
+                    && self
+                        .last
+                        .is_some_and(|last| self.rank[i_us] < self.rank[last as usize])
+                {
+                    return false;
+                }
+                let (lo, hi) = self.ranges[i_us];
+                let before = if lo == span_lo {
+                    0
+                } else {
+                    self.prefix_max[lo - 1]
+                };
+                if at + before.max(self.suffix_max[hi]) > self.capacity {
+                    return false;
+                }
+                self.twin_before[i_us].is_none_or(|t| self.offsets[t as usize] != UNPLACED)
+            })
+            .collect();
+        list.sort_by_key(|&i| (self.block_floor[i as usize], self.rank[i as usize]));
+        list
+    }
+
+    /// What [`Search::unplace`] needs to undo the next placements.
+    fn save(&self) -> Saved {
+        Saved {
+            level: self.level,
+            last: self.last,
+            trail: self.trail.len(),
+        }
+    }
+
+    /// Places block `i` on its floor as the next of the sequence, then every block this leaves
+    /// with all neighbours placed; false if the lower bound cuts the node (the caller still calls
+    /// [`Search::unplace`]).
+    fn place(&mut self, i: u32) -> bool {
+        self.level = self.block_floor[i as usize];
+        self.last = Some(i);
+        let mut fits = self.put(i);
+        let mut k = self.trail.len() - 1;
+        while k < self.trail.len() {
+            let placed = self.trail[k].0;
+            for n in 0..self.neighbours[placed as usize].len() {
+                let j = self.neighbours[placed as usize][n];
+                if self.offsets[j as usize] == UNPLACED && self.open_neighbours[j as usize] == 0 {
+                    fits &= self.put(j);
+                }
+            }
+            k += 1;
+        }
+        fits
+    }
+
+    /// Puts block `i` at its floor and updates sections, neighbours and the trail; false if a
+    /// section of it breaks the lower bound.
+    fn put(&mut self, i: u32) -> bool {
+        let size = self.blocks[i as usize].size;
+        let offset = self.block_floor[i as usize];
+        let top = offset + size;
+        self.offsets[i as usize] = offset;
+        self.trail.push((i, self.undo_block_floor.len()));
+        let (lo, hi) = self.ranges[i as usize];
+        let mut fits = true;
+        for s in lo..hi {
+            self.undo_floor.push(self.floor[s]);
+            self.floor[s] = top;
+            self.unplaced[s] -= size;
+            fits &= top + self.unplaced[s] <= self.capacity;
+        }
+        for n in 0..self.neighbours[i as usize].len() {
+            let j = self.neighbours[i as usize][n] as usize;
+            self.open_neighbours[j] -= 1;
+            let old = self.block_floor[j];
+            if self.offsets[j] == UNPLACED && old < top {
+                self.undo_block_floor.push((j as u32, old));
+                self.block_floor[j] = top;
+            }
+        }
+        fits
+    }
+
+    /// Undoes every placement since `saved` was taken.
+    fn unplace(&mut self, saved: Saved) {
+        while self.trail.len() > saved.trail {
+            let (i, undo_to) = self.trail.pop().expect("length checked");
+            let size = self.blocks[i as usize].size;
+            for &j in &self.neighbours[i as usize] {
+                self.open_neighbours[j as usize] += 1;
+            }
+            while self.undo_block_floor.len() > undo_to {
+                let (j, old) = self.undo_block_floor.pop().expect("length checked");
+                self.block_floor[j as usize] = old;
+            }
+            let (lo, hi) = self.ranges[i as usize];
+            for s in (lo..hi).rev() {
+                self.floor[s] = self.undo_floor.pop().expect("saved by put");
+                self.unplaced[s] += size;
+            }
+            self.offsets[i as usize] = UNPLACED;
+        }
+        self.level = saved.level;
+        self.last = saved.last;
+    }
+}
