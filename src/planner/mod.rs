@@ -38,7 +38,9 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { time_limit: Duration::from_secs(1) }
+        Options {
+            time_limit: Duration::from_secs(1),
+        }
     }
 }
 
@@ -77,7 +79,9 @@ impl Plan {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     /// A usage is larger than one storage binding may be; the caller names the tensor and rewrites.
-    #[error("usage {index} needs {size} bytes, over the max_storage_buffer_binding_size of {max} bytes")]
+    #[error(
+        "usage {index} needs {size} bytes, over the max_storage_buffer_binding_size of {max} bytes"
+    )]
     BindingTooLarge {
         /// Index of the usage.
         index: usize,
@@ -103,21 +107,37 @@ pub fn plan(usages: &[Usage], limits: &Limits, _options: &Options) -> Result<Pla
     let mut buffer_sizes: Vec<u64> = Vec::new();
     for (index, u) in usages.iter().enumerate() {
         if u.size > limits.max_binding_size {
-            return Err(PlanError::BindingTooLarge { index, size: u.size, max: limits.max_binding_size });
+            return Err(PlanError::BindingTooLarge {
+                index,
+                size: u.size,
+                max: limits.max_binding_size,
+            });
         }
         let size = u.size.div_ceil(align) * align;
         let last = buffer_sizes.len().checked_sub(1);
         match last {
             Some(b) if buffer_sizes[b] + size <= limits.max_buffer_size => {
-                placements.push(Placement { buffer: b as u32, offset: buffer_sizes[b] });
+                placements.push(Placement {
+                    buffer: b as u32,
+                    offset: buffer_sizes[b],
+                });
                 buffer_sizes[b] += size;
             }
             _ => {
-                placements.push(Placement { buffer: buffer_sizes.len() as u32, offset: 0 });
+                placements.push(Placement {
+                    buffer: buffer_sizes.len() as u32,
+                    offset: 0,
+                });
                 buffer_sizes.push(size);
             }
         }
     }
     let load = buffer_sizes.iter().sum();
-    Ok(Plan { placements, buffer_sizes, load, optimal: false, method: "naive" })
+    Ok(Plan {
+        placements,
+        buffer_sizes,
+        load,
+        optimal: false,
+        method: "naive",
+    })
 }
