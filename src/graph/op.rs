@@ -42,6 +42,13 @@ pub struct Padding {
     pub end: u32,
 }
 
+impl Padding {
+    /// The same padding before and after: (1, 1) for SD's 3×3 convolutions, (0, 0) for 1×1.
+    pub const fn symmetric(p: u32) -> Self {
+        Padding { begin: p, end: p }
+    }
+}
+
 /// How the second operand of a binary op broadcasts against the first.
 ///
 /// Both operands are viewed as 4-D `[d0, d1, d2, d3]` (leading dims of 1 where the tensor has fewer); a
@@ -152,6 +159,31 @@ pub enum Op {
         flip_sin_to_cos: bool,
         downscale_freq_shift: f32,
     },
+    /// Materialised attention, step 1 (only when [`crate::graph::GraphOptions::materialised_attention`]
+    /// models the score matrix): `y[b·heads + h, i, j] = scale · Σ_d q[b, i, h·D + d] · k[b, j, h·D + d]`.
+    /// q: `[B, Nq, heads·D]`, k: `[B, Nk, heads·D]`, y: `[B·heads, Nq, Nk]`.
+    AttentionScores {
+        q: TensorId,
+        k: TensorId,
+        y: TensorId,
+        heads: u32,
+        scale: f32,
+    },
+    /// Softmax over the last dimension, with the causal mask (`j > i` → −∞) when `causal`. x and y have the
+    /// same shape; y may be a view of x (in place).
+    Softmax {
+        x: TensorId,
+        y: TensorId,
+        causal: bool,
+    },
+    /// Materialised attention, step 2: `y[b, i, h·D + d] = Σ_j p[b·heads + h, i, j] · v[b, j, h·D + d]`.
+    /// p: `[B·heads, Nq, Nk]`, v: `[B, Nk, heads·D]`, y: `[B, Nq, heads·D]`.
+    AttentionValues {
+        p: TensorId,
+        v: TensorId,
+        y: TensorId,
+        heads: u32,
+    },
     /// CLIP's embeddings: `y[b, n] = token[ids[b, n]] + position[n]`. ids: `[B, N]` (u32),
     /// token: `[V, C]`, position: `[P ≥ N, C]`, y: `[B, N, C]`.
     TokenEmbedding {
@@ -160,4 +192,90 @@ pub enum Op {
         position: TensorId,
         y: TensorId,
     },
+}
+
+impl Op {
+    /// The tensors the op reads, weights included, in operand order.
+    pub fn inputs(&self) -> Vec<TensorId> {
+        match *self {
+            Op::Linear {
+                x, weight, bias, ..
+            }
+            | Op::Conv2d {
+                x, weight, bias, ..
+            } => {
+                let mut v = vec![x, weight];
+                v.extend(bias);
+                v
+            }
+            Op::GroupNorm { x, gamma, beta, .. } | Op::LayerNorm { x, gamma, beta, .. } => {
+                vec![x, gamma, beta]
+            }
+            Op::Attention { q, k, v, .. } => vec![q, k, v],
+            Op::Add { a, b, .. } | Op::Mul { a, b, .. } | Op::Concat { a, b, .. } => vec![a, b],
+            Op::Scale { x, .. }
+            | Op::Unary { x, .. }
+            | Op::Geglu { x, .. }
+            | Op::Upsample2x { x, .. }
+            | Op::Transpose { x, .. }
+            | Op::Softmax { x, .. } => vec![x],
+            Op::TimestepEmbedding { t, .. } => vec![t],
+            Op::AttentionScores { q, k, .. } => vec![q, k],
+            Op::AttentionValues { p, v, .. } => vec![p, v],
+            Op::TokenEmbedding {
+                ids,
+                token,
+                position,
+                ..
+            } => vec![ids, token, position],
+        }
+    }
+
+    /// The tensor the op writes.
+    pub fn output(&self) -> TensorId {
+        match *self {
+            Op::Linear { y, .. }
+            | Op::Conv2d { y, .. }
+            | Op::GroupNorm { y, .. }
+            | Op::LayerNorm { y, .. }
+            | Op::Attention { y, .. }
+            | Op::Add { y, .. }
+            | Op::Mul { y, .. }
+            | Op::Scale { y, .. }
+            | Op::Unary { y, .. }
+            | Op::Geglu { y, .. }
+            | Op::Upsample2x { y, .. }
+            | Op::Concat { y, .. }
+            | Op::Transpose { y, .. }
+            | Op::TimestepEmbedding { y, .. }
+            | Op::TokenEmbedding { y, .. }
+            | Op::AttentionScores { y, .. }
+            | Op::Softmax { y, .. }
+            | Op::AttentionValues { y, .. } => y,
+        }
+    }
+
+    /// The variant's name in snake_case, as the builder method and the kernel file spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Linear { .. } => "linear",
+            Op::Conv2d { .. } => "conv2d",
+            Op::GroupNorm { .. } => "group_norm",
+            Op::LayerNorm { .. } => "layer_norm",
+            Op::Attention { .. } => "attention",
+            Op::Add { .. } => "add",
+            Op::Mul { .. } => "mul",
+            Op::Scale { .. } => "scale",
+            Op::Unary { .. } => "unary",
+            Op::Geglu { .. } => "geglu",
+            Op::Upsample2x { .. } => "upsample2x",
+            Op::Concat { .. } => "concat",
+            Op::Transpose { .. } => "transpose",
+            Op::TimestepEmbedding { .. } => "timestep_embedding",
+            Op::TokenEmbedding { .. } => "token_embedding",
+            Op::AttentionScores { .. } => "attention_scores",
+            Op::Softmax { .. } => "softmax",
+            Op::AttentionValues { .. } => "attention_values",
+        }
+    }
 }
