@@ -38,6 +38,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod arena;
 mod exact;
 mod greedy;
 mod intervals;
@@ -49,6 +50,7 @@ mod verify;
 
 use std::time::{Duration, Instant};
 
+pub use arena::{plan_graph, ArenaPlan, Scratch};
 pub use greedy::greedy_by_size;
 pub use intervals::{parse_minimalloc_csv, ParseError};
 pub use load::{align_up, load};
