@@ -1,7 +1,9 @@
 //! Plain CPU reference implementations of every op, written for clarity, not speed. They compute in f64
 //! and are the oracle of the kernel tests (and of the `WGSD_CHECK` debug mode).
 
+pub mod conv2d;
 pub mod elementwise;
+pub mod matmul;
 
 /// Relative L2 error `‖got − want‖ / ‖want‖` (absolute when `want` is all zeros).
 pub fn rel_l2(got: &[f32], want: &[f32]) -> f64 {

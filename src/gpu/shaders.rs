@@ -84,5 +84,23 @@ macro_rules! shader {
 /// Elementwise ops: add/mul with broadcasting, scale, activations, GEGLU.
 pub static ELEMENTWISE: Shader = shader!("elementwise");
 
+/// Conv2d as an implicit GEMM through workgroup memory (real GPUs; the fallback without subgroups).
+pub static CONV2D: Shader = shader!("conv2d");
+
+/// Conv2d as an implicit GEMM with subgroup-broadcast register tiles (software adapters).
+pub static CONV2D_SUBGROUP: Shader = shader!("conv2d_subgroup", true);
+
+/// Batched matmul / linear, workgroup-memory tiled (real GPUs; the fallback without subgroups).
+pub static MATMUL: Shader = shader!("matmul");
+
+/// Batched matmul / linear with subgroup-broadcast register tiles (software adapters).
+pub static MATMUL_SUBGROUP: Shader = shader!("matmul_subgroup", true);
+
 /// Every shader, for the naga test and `wgsd devices --check`.
-pub static ALL: &[&Shader] = &[&ELEMENTWISE];
+pub static ALL: &[&Shader] = &[
+    &ELEMENTWISE,
+    &CONV2D,
+    &CONV2D_SUBGROUP,
+    &MATMUL,
+    &MATMUL_SUBGROUP,
+];

@@ -2,7 +2,9 @@
 //! shape parameters into a [`Dispatch`]: a pipeline, a bind group and a grid, built once at load time and
 //! replayed every step. Recording a dispatch creates nothing on the device.
 
+pub mod conv2d;
 pub mod elementwise;
+pub mod matmul;
 
 use std::sync::Mutex;
 
