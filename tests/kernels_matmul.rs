@@ -286,3 +286,53 @@ fn mismatched_shapes_are_errors_not_panics() {
         .to_string();
     assert!(err.contains("not a multiple of 3"), "{err}");
 }
+
+#[test]
+fn more_tiles_than_one_grid_dimension() {
+    // 70 000 one-element products with a shared weight: 70 000 tiles > 65 535, so the grid is 2-D.
+    let s = MatmulShape {
+        batch: 70_000,
+        m: 1,
+        n: 1,
+        k: 3,
+        w_transposed: true,
+        w_batched: false,
+    };
+    for variant in variants() {
+        let a = random(s.batch * s.k, 500, 1.0);
+        let w = random(s.k, 501, 1.0);
+        let want = cpu::matmul(&a, &w, None, s, Activation::None);
+        let got = run_layout(
+            &[
+                Input {
+                    name: "x",
+                    data: a,
+                    dtype: DType::F32,
+                },
+                Input {
+                    name: "weight",
+                    data: w,
+                    dtype: DType::F32,
+                },
+            ],
+            &[Output {
+                name: "y",
+                len: s.batch,
+                dtype: DType::F32,
+            }],
+            Layout::Shared,
+            &|g, p, v| {
+                let t = Operands {
+                    x: &v[0],
+                    weight: &v[1],
+                    bias: None,
+                    y: &v[2],
+                };
+                let d = k::matmul(g, p, t, s, Activation::None, variant)?;
+                assert!(d.grid()[1] > 1, "grid {:?} should be 2-D", d.grid());
+                Ok(vec![d])
+            },
+        );
+        assert_close(&got[0], &want, 1e-6, &format!("2-D grid {variant:?}"));
+    }
+}
