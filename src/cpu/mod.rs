@@ -2,8 +2,10 @@
 //! and are the oracle of the kernel tests (and of the `WGSD_CHECK` debug mode).
 
 pub mod attention;
+pub mod conv2d;
 pub mod elementwise;
 pub mod embedding;
+pub mod matmul;
 pub mod norm;
 pub mod sampler;
 pub mod shape;

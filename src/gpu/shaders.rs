@@ -99,6 +99,18 @@ pub static SHAPE: Shader = shader!("shape");
 /// Timestep (sinusoidal) and token + position embeddings.
 pub static EMBEDDING: Shader = shader!("embedding");
 
+/// Conv2d as an implicit GEMM through workgroup memory (real GPUs; the fallback without subgroups).
+pub static CONV2D: Shader = shader!("conv2d");
+
+/// Conv2d as an implicit GEMM with subgroup-broadcast register tiles (software adapters).
+pub static CONV2D_SUBGROUP: Shader = shader!("conv2d_subgroup", true);
+
+/// Batched matmul / linear, workgroup-memory tiled (real GPUs; the fallback without subgroups).
+pub static MATMUL: Shader = shader!("matmul");
+
+/// Batched matmul / linear with subgroup-broadcast register tiles (software adapters).
+pub static MATMUL_SUBGROUP: Shader = shader!("matmul_subgroup", true);
+
 /// Every shader, for the naga test and `wgsd devices --check`.
 pub static ALL: &[&Shader] = &[
     &ELEMENTWISE,
@@ -107,4 +119,8 @@ pub static ALL: &[&Shader] = &[
     &ATTENTION,
     &SHAPE,
     &EMBEDDING,
+    &CONV2D,
+    &CONV2D_SUBGROUP,
+    &MATMUL,
+    &MATMUL_SUBGROUP,
 ];

@@ -39,23 +39,37 @@ pub struct Scratch {
 
 /// Turns a planner error about usage `index` into one that names the tensor.
 fn named(graph: &Graph, ids: &[TensorId], e: PlanError) -> Error {
-    let name = |index: usize| ids.get(index).map_or("scratch".to_string(), |id| graph.tensor(*id).name.clone());
+    let name = |index: usize| {
+        ids.get(index)
+            .map_or("scratch".to_string(), |id| graph.tensor(*id).name.clone())
+    };
     match e {
         PlanError::BindingTooLarge { index, size, max } => Error::Limit {
-            what: format!("tensor {} (needs a rewrite: chunking, tiling or a split table)", name(index)),
+            what: format!(
+                "tensor {} (needs a rewrite: chunking, tiling or a split table)",
+                name(index)
+            ),
             limit: "max_storage_buffer_binding_size",
             needed: size,
             max,
         },
-        PlanError::BufferTooLarge { index, size, max } => {
-            Error::Limit { what: format!("tensor {}", name(index)), limit: "max_buffer_size", needed: size, max }
-        }
+        PlanError::BufferTooLarge { index, size, max } => Error::Limit {
+            what: format!("tensor {}", name(index)),
+            limit: "max_buffer_size",
+            needed: size,
+            max,
+        },
         other => Error::Plan(other),
     }
 }
 
 /// Plans the activation and weight arenas of `graph`.
-pub fn plan_graph(graph: &Graph, scratch: &[Scratch], limits: &Limits, options: &Options) -> Result<ArenaPlan> {
+pub fn plan_graph(
+    graph: &Graph,
+    scratch: &[Scratch],
+    limits: &Limits,
+    options: &Options,
+) -> Result<ArenaPlan> {
     // Activations, inputs widened to the start of their phase.
     let intervals = liveness::intervals(graph);
     let mut ids: Vec<TensorId> = Vec::with_capacity(intervals.len());
@@ -63,14 +77,22 @@ pub fn plan_graph(graph: &Graph, scratch: &[Scratch], limits: &Limits, options: 
     for iv in &intervals {
         let mut usage = iv.usage();
         if graph.tensor(iv.tensor).role == Role::Input {
-            let start = graph.phases.iter().find(|p| p.ops.contains(&(iv.first as usize))).map_or(0, |p| p.ops.start);
+            let start = graph
+                .phases
+                .iter()
+                .find(|p| p.ops.contains(&(iv.first as usize)))
+                .map_or(0, |p| p.ops.start);
             usage.first = start as u32;
         }
         ids.push(iv.tensor);
         usages.push(usage);
     }
     for s in scratch {
-        usages.push(Usage { size: s.bytes.max(4), first: s.op, last: s.op });
+        usages.push(Usage {
+            size: s.bytes.max(4),
+            first: s.op,
+            last: s.op,
+        });
     }
     let activation_plan = plan(&usages, limits, options).map_err(|e| named(graph, &ids, e))?;
     let mut activations = vec![None; graph.tensors.len()];
@@ -83,13 +105,30 @@ pub fn plan_graph(graph: &Graph, scratch: &[Scratch], limits: &Limits, options: 
     let end = graph.ops.len().saturating_sub(1) as u32;
     let weight_intervals = liveness::weight_intervals(graph);
     let weight_ids: Vec<TensorId> = weight_intervals.iter().map(|iv| iv.tensor).collect();
-    let weight_usages: Vec<Usage> = weight_intervals.iter().map(|iv| Usage { size: iv.size, first: 0, last: end }).collect();
+    let weight_usages: Vec<Usage> = weight_intervals
+        .iter()
+        .map(|iv| Usage {
+            size: iv.size,
+            first: 0,
+            last: end,
+        })
+        .collect();
     // A weight may exceed one binding where its kernel splits it (the CLIP token table); the kernel checks.
-    let weight_limits = Limits { max_binding_size: limits.max_buffer_size, ..*limits };
-    let weight_plan = plan(&weight_usages, &weight_limits, options).map_err(|e| named(graph, &weight_ids, e))?;
+    let weight_limits = Limits {
+        max_binding_size: limits.max_buffer_size,
+        ..*limits
+    };
+    let weight_plan =
+        plan(&weight_usages, &weight_limits, options).map_err(|e| named(graph, &weight_ids, e))?;
     let mut weights = vec![None; graph.tensors.len()];
     for (id, p) in weight_ids.iter().zip(&weight_plan.placements) {
         weights[id.index()] = Some(*p);
     }
-    Ok(ArenaPlan { activations, activation_plan, scratch: scratch_places, weights, weight_plan })
+    Ok(ArenaPlan {
+        activations,
+        activation_plan,
+        scratch: scratch_places,
+        weights,
+        weight_plan,
+    })
 }

@@ -3,8 +3,10 @@
 //! replayed every step. Recording a dispatch creates nothing on the device.
 
 pub mod attention;
+pub mod conv2d;
 pub mod elementwise;
 pub mod embedding;
+pub mod matmul;
 pub mod norm;
 pub mod sampler;
 pub mod shape;
