@@ -5,6 +5,7 @@ pub mod attention;
 pub mod conv2d;
 pub mod elementwise;
 pub mod embedding;
+pub mod graph;
 pub mod matmul;
 pub mod norm;
 pub mod sampler;

@@ -5,9 +5,11 @@
 //! - [`kernels`] turns views and shapes into [`kernels::Dispatch`]es, built once and replayed.
 
 mod context;
+mod executor;
 pub mod kernels;
 pub mod shaders;
 mod tensor;
 
 pub use context::{list_adapters, AdapterSummary, Capabilities, Gpu, GpuOptions, MemoryReport};
+pub use executor::{Executor, ExecutorMemory, WeightSource};
 pub use tensor::{decode, encode, TensorView};

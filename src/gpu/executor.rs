@@ -1,0 +1,388 @@
+//! The executor: runs a planned graph with every activation in the planned arena.
+//!
+//! Load time ([`Executor::new`]) does all the device work there is: it plans the arenas, creates their
+//! buffers, uploads the weights, writes every op's parameter block and builds every bind group. Running
+//! ([`Executor::run`]) only records the prebuilt dispatches into a compute pass, so nothing is created on
+//! the device while generating.
+//!
+//! With `WGSD_CHECK=1` in the environment, [`Executor::run`] runs op by op, reads each output back and
+//! names the first op that produced NaN or Inf.
+
+use std::ops::Range;
+
+use crate::error::{Error, Result};
+use crate::graph::{DType, Graph, Op, TensorId};
+use crate::planner::{plan_graph, ArenaPlan, Limits, Options, Scratch};
+
+use super::kernels::{
+    self, attention, conv2d, elementwise, embedding, matmul, norm, shape, Dispatch, ParamArena,
+};
+use super::{Gpu, TensorView};
+
+/// Where the executor gets weight values from, once per weight at load time.
+pub trait WeightSource {
+    /// Writes the weight `name` of shape `shape`, converted to `dtype`, into `dst` (exactly
+    /// `numel · dtype.size()` bytes).
+    fn fill(&self, name: &str, shape: &[u32], dtype: DType, dst: &mut [u8]) -> Result<()>;
+}
+
+/// Device bytes the executor holds, by category.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ExecutorMemory {
+    /// The activation arena (all its buffers).
+    pub activations: u64,
+    /// The resident weights.
+    pub weights: u64,
+    /// The uniform parameter blocks.
+    pub params: u64,
+}
+
+impl ExecutorMemory {
+    /// All of it.
+    pub fn total(&self) -> u64 {
+        self.activations + self.weights + self.params
+    }
+}
+
+/// A graph loaded onto the device, ready to run.
+pub struct Executor {
+    /// Dispatches of each graph op, in op order.
+    ops: Vec<Vec<Dispatch>>,
+    /// The view of every tensor an op touches (views resolved to their base's storage).
+    views: Vec<Option<TensorView>>,
+    /// Output tensor of each op, for the NaN check.
+    outputs: Vec<TensorId>,
+    names: Vec<String>,
+    arena: Vec<wgpu::Buffer>,
+    weights: Vec<wgpu::Buffer>,
+    params: ParamArena,
+    plan: ArenaPlan,
+}
+
+fn dims(graph: &Graph, id: TensorId) -> Vec<usize> {
+    graph.tensor(id).shape.iter().map(|&d| d as usize).collect()
+}
+
+fn group_norm_shape(graph: &Graph, x: TensorId, groups: u32) -> norm::GroupNormShape {
+    let s = dims(graph, x);
+    norm::GroupNormShape {
+        batch: s[0] as u32,
+        channels: s[1] as u32,
+        spatial: s[2..].iter().product::<usize>() as u32,
+        groups,
+    }
+}
+
+impl Executor {
+    /// Plans `graph` for `gpu`, creates its buffers, uploads its weights from `source` and builds every
+    /// dispatch.
+    pub fn new(
+        gpu: &Gpu,
+        graph: &Graph,
+        source: &dyn WeightSource,
+        options: &Options,
+    ) -> Result<Executor> {
+        // 1. Plan: activations by lifetime (plus kernel scratch), weights resident.
+        let scratch: Vec<Scratch> = graph
+            .ops
+            .iter()
+            .enumerate()
+            .filter_map(|(i, op)| match *op {
+                Op::GroupNorm { x, groups, .. } => Some(Scratch {
+                    op: i as u32,
+                    bytes: norm::group_norm_scratch_len(group_norm_shape(graph, x, groups)) * 4,
+                }),
+                _ => None,
+            })
+            .collect();
+        let l = gpu.limits();
+        let limits = Limits {
+            alignment: l.min_storage_buffer_offset_alignment as u64,
+            max_buffer_size: l.max_buffer_size,
+            max_binding_size: l.max_storage_buffer_binding_size as u64,
+        };
+        let plan = plan_graph(graph, &scratch, &limits, options)?;
+
+        // 2. Reserve: every buffer of the run, created here and nowhere else.
+        let arena = plan
+            .activation_plan
+            .buffer_sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| gpu.create_storage(&format!("wgsd activations {i}"), size))
+            .collect::<Result<Vec<_>>>()?;
+        let weights = plan
+            .weight_plan
+            .buffer_sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| gpu.create_storage(&format!("wgsd weights {i}"), size))
+            .collect::<Result<Vec<_>>>()?;
+        let views: Vec<Option<TensorView>> = (0..graph.tensors.len())
+            .map(|i| {
+                let id = TensorId(i as u32);
+                let info = graph.tensor(id);
+                let storage = graph.storage(id).index();
+                let (buffers, place) = match (plan.activations[storage], plan.weights[storage]) {
+                    (Some(p), _) => (&arena, p),
+                    (None, Some(p)) => (&weights, p),
+                    (None, None) => return None,
+                };
+                Some(TensorView::new(
+                    &buffers[place.buffer as usize],
+                    place.offset,
+                    info.numel(),
+                    info.dtype,
+                    &info.name,
+                ))
+            })
+            .collect();
+
+        // 3. Weights: each is converted into one reused host buffer (sized for the largest weight), then
+        //    copied into wgpu's staging memory. No weight is held twice.
+        let mut host: Vec<u8> = Vec::new();
+        for id in graph.weights() {
+            let (Some(view), info) = (&views[id.index()], graph.tensor(id)) else {
+                continue;
+            };
+            let bytes = view.bytes() as usize;
+            let padded = bytes.div_ceil(4) * 4;
+            let Some(size) = std::num::NonZeroU64::new(padded as u64) else {
+                continue;
+            };
+            host.clear();
+            host.resize(padded, 0);
+            source.fill(&info.name, &info.shape, info.dtype, &mut host[..bytes])?;
+            let mut staging = gpu
+                .queue()
+                .write_buffer_with(&view.buffer, view.offset, size)
+                .ok_or_else(|| {
+                    Error::Device(format!(
+                        "could not stage weight {} ({bytes} bytes)",
+                        info.name
+                    ))
+                })?;
+            staging.copy_from_slice(&host);
+        }
+        drop(host);
+
+        // 4. Dispatches, with their parameter blocks, for every op.
+        let params = ParamArena::new(gpu, 2 * graph.ops.len() as u64 + 1);
+        let variant = matmul::choose_variant(gpu)?;
+        let mut scratch_iter = plan.scratch.iter();
+        let mut ops = Vec::with_capacity(graph.ops.len());
+        for (i, op) in graph.ops.iter().enumerate() {
+            let view = |id: TensorId| -> Result<&TensorView> {
+                views[id.index()].as_ref().ok_or_else(|| {
+                    Error::Invalid(format!("tensor {} has no storage", graph.tensor(id).name))
+                })
+            };
+            let scratch_view = |bytes: u64| -> Result<TensorView> {
+                let place = scratch_iter
+                    .next()
+                    .ok_or_else(|| Error::Invalid(format!("op {i}: no scratch planned")))?;
+                Ok(TensorView::new(
+                    &arena[place.buffer as usize],
+                    place.offset,
+                    bytes / 4,
+                    DType::F32,
+                    "scratch",
+                ))
+            };
+            let built =
+                build_op(gpu, &params, graph, op, &view, scratch_view, variant).map_err(|e| {
+                    Error::Invalid(format!("op {i} ({}): {e}", graph.tensor(op.output()).name))
+                })?;
+            ops.push(built);
+        }
+        gpu.queue().submit([]);
+        Ok(Executor {
+            ops,
+            views,
+            outputs: graph.ops.iter().map(Op::output).collect(),
+            names: graph.tensors.iter().map(|t| t.name.clone()).collect(),
+            arena,
+            weights,
+            params,
+            plan,
+        })
+    }
+
+    /// The arena plan it runs in.
+    pub fn plan(&self) -> &ArenaPlan {
+        &self.plan
+    }
+
+    /// Device bytes held, by category.
+    pub fn memory(&self) -> ExecutorMemory {
+        ExecutorMemory {
+            activations: self.arena.iter().map(|b| b.size()).sum(),
+            weights: self.weights.iter().map(|b| b.size()).sum(),
+            params: self.params.size(),
+        }
+    }
+
+    /// The view of tensor `id`.
+    pub fn view(&self, id: TensorId) -> Result<&TensorView> {
+        self.views
+            .get(id.index())
+            .and_then(Option::as_ref)
+            .ok_or_else(|| Error::Invalid(format!("tensor {id:?} is not stored by this executor")))
+    }
+
+    /// Writes an input (token ids as their f32 values).
+    pub fn write(&self, gpu: &Gpu, id: TensorId, data: &[f32]) -> Result<()> {
+        gpu.write(self.view(id)?, data)
+    }
+
+    /// Reads a tensor back (only the outputs a caller asks for are read).
+    pub fn read(&self, gpu: &Gpu, id: TensorId) -> Result<Vec<f32>> {
+        gpu.read(self.view(id)?)
+    }
+
+    /// Records the dispatches of `ops` into `pass`.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, ops: Range<usize>) {
+        for op in &self.ops[ops] {
+            for d in op {
+                d.record(pass);
+            }
+        }
+    }
+
+    /// Runs `ops` (a phase's range) and waits. With `WGSD_CHECK=1`, runs op by op and checks outputs.
+    pub fn run(&self, gpu: &Gpu, ops: Range<usize>) -> Result<()> {
+        if std::env::var("WGSD_CHECK").is_ok_and(|v| v == "1") {
+            return self.run_checked(gpu, ops);
+        }
+        let mut encoder = gpu
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("wgsd run"),
+            });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("wgsd ops"),
+                timestamp_writes: None,
+            });
+            self.record(&mut pass, ops);
+        }
+        gpu.queue().submit([encoder.finish()]);
+        gpu.wait()
+    }
+
+    /// Runs op by op and names the first op whose output holds NaN or Inf.
+    pub fn run_checked(&self, gpu: &Gpu, ops: Range<usize>) -> Result<()> {
+        for i in ops {
+            gpu.run(&self.ops[i].iter().collect::<Vec<_>>())?;
+            let out = self.outputs[i];
+            let values = self.read(gpu, out)?;
+            if let Some(j) = values.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Invalid(format!(
+                    "WGSD_CHECK: op {i} produced {} at element {j} of {}",
+                    values[j],
+                    self.names[out.index()]
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The dispatches of one op.
+fn build_op<'v>(
+    gpu: &Gpu,
+    params: &ParamArena,
+    graph: &Graph,
+    op: &Op,
+    view: &dyn Fn(TensorId) -> Result<&'v TensorView>,
+    mut scratch: impl FnMut(u64) -> Result<TensorView>,
+    variant: matmul::MatmulVariant,
+) -> Result<Vec<Dispatch>> {
+    let g = graph;
+    Ok(match *op {
+        Op::Linear { x, weight, bias, y, act } => {
+            let t = matmul::Operands { x: view(x)?, weight: view(weight)?, bias: bias.map(view).transpose()?, y: view(y)? };
+            vec![matmul::linear(gpu, params, t, dims(g, weight)[0], act, variant)?]
+        }
+        Op::Conv2d { x, weight, bias, y, stride, pad } => {
+            let (xs, ws) = (dims(g, x), dims(g, weight));
+            let shape = conv2d::Conv2dShape {
+                batch: xs[0],
+                c_in: xs[1],
+                c_out: ws[0],
+                h: xs[2],
+                w: xs[3],
+                k: ws[2],
+                stride: stride as usize,
+                pad,
+            };
+            let t = matmul::Operands { x: view(x)?, weight: view(weight)?, bias: bias.map(view).transpose()?, y: view(y)? };
+            vec![conv2d::conv2d(gpu, params, t, shape, variant)?]
+        }
+        Op::GroupNorm { x, gamma, beta, y, groups, eps, silu } => {
+            let shape = group_norm_shape(g, x, groups);
+            let s = scratch(norm::group_norm_scratch_len(shape) * 4)?;
+            let t = norm::NormTensors { x: view(x)?, gamma: view(gamma)?, beta: view(beta)?, y: view(y)? };
+            norm::group_norm(gpu, params, t, &s, shape, eps, silu)?.into()
+        }
+        Op::LayerNorm { x, gamma, beta, y, eps } => {
+            let width = *dims(g, x).last().unwrap_or(&1) as u32;
+            let t = norm::NormTensors { x: view(x)?, gamma: view(gamma)?, beta: view(beta)?, y: view(y)? };
+            vec![norm::layer_norm(gpu, params, t, width, eps)?]
+        }
+        Op::Attention { q, k, v, y, heads, causal, scale } => {
+            let (qs, ks) = (dims(g, q), dims(g, k));
+            let shape = attention::AttentionShape {
+                batch: qs[0] as u32,
+                nq: qs[1] as u32,
+                nk: ks[1] as u32,
+                heads,
+                head_dim: (qs[2] / heads as usize) as u32,
+                scale,
+                causal,
+            };
+            vec![attention::attention(gpu, params, view(q)?, view(k)?, view(v)?, view(y)?, shape)?]
+        }
+        Op::Add { a, b, y, shape } => {
+            vec![elementwise::binary(gpu, params, elementwise::Binary::Add, view(a)?, view(b)?, view(y)?, shape)?]
+        }
+        Op::Mul { a, b, y, shape } => {
+            vec![elementwise::binary(gpu, params, elementwise::Binary::Mul, view(a)?, view(b)?, view(y)?, shape)?]
+        }
+        Op::Scale { x, y, alpha, beta } => vec![elementwise::scale(gpu, params, view(x)?, view(y)?, alpha, beta)?],
+        Op::Unary { x, y, f } => vec![elementwise::unary(gpu, params, view(x)?, view(y)?, f)?],
+        Op::Geglu { x, y } => {
+            let half = (*dims(g, x).last().unwrap_or(&2) / 2) as u32;
+            vec![elementwise::geglu(gpu, params, view(x)?, view(y)?, half)?]
+        }
+        Op::Upsample2x { x, y } => {
+            let xs = dims(g, x);
+            vec![shape::upsample2x(gpu, params, view(x)?, view(y)?, xs[2] as u32, xs[3] as u32)?]
+        }
+        Op::Concat { a, b, y } => vec![shape::concat(gpu, params, view(a)?, view(b)?, view(y)?, dims(g, a)[0] as u32)?],
+        Op::Transpose { x, y } => {
+            let xs = dims(g, x);
+            let m: usize = xs[1..xs.len() - 1].iter().product();
+            vec![shape::transpose(gpu, params, view(x)?, view(y)?, xs[0] as u32, m as u32, xs[xs.len() - 1] as u32)?]
+        }
+        Op::TimestepEmbedding { t, y, flip_sin_to_cos, downscale_freq_shift } => {
+            let dim = dims(g, y)[1] as u32;
+            vec![embedding::timestep_embedding(gpu, params, view(t)?, view(y)?, dim, flip_sin_to_cos, downscale_freq_shift)?]
+        }
+        Op::TokenEmbedding { ids, token, position, y } => {
+            let tokens = dims(g, ids)[1] as u32;
+            vec![embedding::token_embedding(gpu, params, view(ids)?, view(token)?, view(position)?, view(y)?, tokens)?]
+        }
+        Op::AttentionScores { .. } | Op::Softmax { .. } | Op::AttentionValues { .. } => {
+            return Err(Error::Invalid(
+                "materialised attention models the memory of non-flash runtimes for `wgsd plan`; the \
+                 executor runs flash attention (build the graph without materialised_attention)"
+                    .into(),
+            ))
+        }
+    })
+}
+
+// The kernel modules re-exported above are used through their paths.
+#[allow(unused_imports)]
+use kernels as _;
