@@ -48,9 +48,11 @@
 //!   `text_model.final_layer_norm`, and `transformer.resblocks.N` → `text_model.encoder.layers.N` with
 //!   `ln_1/ln_2` → `layer_norm1/2`, `attn.in_proj_{weight,bias}` (`[3C, C]`, `[3C]`) split into
 //!   `self_attn.{q,k,v}_proj`, `attn.out_proj` → `self_attn.out_proj`, `mlp.c_fc/c_proj` →
-//!   `mlp.fc1/fc2`. SD2 uses the penultimate layer's output, so diffusers' SD2 text encoder has 23 of
-//!   OpenCLIP ViT-H's 24 layers: when a file holds 24 layers the last is dropped (reported unused); files
-//!   with fewer (tiny models, files converted from diffusers) are mapped whole.
+//!   `mlp.fc1/fc2`. SD2 reads the penultimate layer's output (the original `FrozenOpenCLIPEmbedder` with
+//!   `layer: penultimate` runs all resblocks but the last), so the file's last resblock is dropped
+//!   (reported unused): ViT-H/14's 24 become diffusers' 23, as in diffusers' SD2 text encoder. A file
+//!   converted back from diffusers, which holds only the 23 used layers, therefore maps to 22, and
+//!   [`Weights::validate`] against a 23-layer graph names the missing layer 22.
 //!
 //! # Architecture detection
 //! [`Arch`] comes from the text encoder's key style (transformers CLIP → SD1, OpenCLIP → SD2), or from
@@ -79,8 +81,6 @@ const HF_CLIP_PREFIX: &str = "cond_stage_model.transformer.";
 const OPEN_CLIP_PREFIX: &str = "cond_stage_model.model.";
 /// Any text encoder key.
 const COND_PREFIX: &str = "cond_stage_model.";
-/// OpenCLIP ViT-H/14's depth; SD2 drops the last layer (diffusers' SD2 text encoder has 23).
-const OPEN_CLIP_VIT_H_LAYERS: usize = 24;
 
 /// The Stable Diffusion generation of a checkpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -155,7 +155,7 @@ pub struct TextDims {
     pub intermediate_size: usize,
     /// Sequence length (77).
     pub max_position_embeddings: usize,
-    /// Layers mapped (SD2: 23 of OpenCLIP's 24).
+    /// Layers mapped (SD2: all but the file's last, e.g. 23 of OpenCLIP ViT-H's 24).
     pub num_hidden_layers: usize,
     /// Layers in the file.
     pub layers_in_file: usize,
@@ -253,11 +253,8 @@ impl LdmCheckpoint {
         };
         let open_clip_layers =
             count_indices(&file, &format!("{OPEN_CLIP_PREFIX}transformer.resblocks."));
-        let open_clip_kept = if open_clip_layers == OPEN_CLIP_VIT_H_LAYERS {
-            OPEN_CLIP_VIT_H_LAYERS - 1
-        } else {
-            open_clip_layers
-        };
+        // The last resblock is not used (penultimate-layer output).
+        let open_clip_kept = open_clip_layers.saturating_sub(1);
         let mut text_encoder = Weights::new(Component::TextEncoder, &path);
         let text_file = text_encoder.add_file(Arc::clone(&file));
 
@@ -763,7 +760,9 @@ impl UNetDims {
                 n.split_once(".transformer_blocks.")
                     .map(|(p, _)| p.to_string())
             })
-            .map_or(0, |attn| count_levels(w, &format!("{attn}.transformer_blocks.")));
+            .map_or(0, |attn| {
+                count_levels(w, &format!("{attn}.transformer_blocks."))
+            });
         let num_attention_heads = block_out_channels
             .iter()
             .map(|&c| match arch {
