@@ -308,3 +308,83 @@ fn damaged_checkpoints_name_the_tensor() {
     ));
     assert!(err.contains("diffusers model file"), "{err}");
 }
+
+#[test]
+fn sd1_clip_keys_without_text_model_and_ema_weights() {
+    // Some SD1 files store `cond_stage_model.transformer.embeddings.*` (no `text_model.`) and carry EMA
+    // copies `model_ema.*`: the first map to the same names, the second are reported, not mapped.
+    let (_d, path) = edited_tiny_sd1(|t| {
+        let keys: Vec<String> = t
+            .keys()
+            .filter(|k| k.starts_with("cond_stage_model.transformer.text_model."))
+            .cloned()
+            .collect();
+        for key in keys {
+            let value = t.remove(&key).unwrap();
+            t.insert(key.replacen("text_model.", "", 1), value);
+        }
+        t.insert("model_ema.decay".into(), (Dtype::F32, vec![], vec![0; 4]));
+        t.insert(
+            "model_ema.diffusion_modelout2bias".into(),
+            (Dtype::F16, vec![4], vec![0; 8]),
+        );
+    });
+    let edited = LdmCheckpoint::open(&path).unwrap();
+    let original = LdmCheckpoint::open(fixture("tiny-sd1.ldm.safetensors")).unwrap();
+    assert_eq!(edited.info(), original.info());
+    let names: Vec<&str> = edited.text_encoder().names().collect();
+    assert_eq!(names, original.text_encoder().names().collect::<Vec<_>>());
+    for name in names {
+        assert_eq!(
+            edited.text_encoder().tensor(name).unwrap().data(),
+            original.text_encoder().tensor(name).unwrap().data()
+        );
+    }
+    edited
+        .text_encoder()
+        .validate(&list("tiny-sd1_text_encoder.txt"))
+        .unwrap();
+    assert_eq!(
+        edited.unmapped_keys(),
+        [
+            "alphas_cumprod",
+            "alphas_cumprod_prev",
+            "betas",
+            "model_ema.decay",
+            "model_ema.diffusion_modelout2bias"
+        ]
+    );
+}
+
+#[test]
+fn mapped_views_borrow_the_checkpoint() {
+    // No weight is copied: q, k and v of a fused OpenCLIP tensor are consecutive ranges of one mapping,
+    // and a reshaped VAE projection is the source tensor's own bytes.
+    let ldm = LdmCheckpoint::open(fixture("tiny-sd2.ldm.safetensors")).unwrap();
+    let te = ldm.text_encoder();
+    let view = |p: &str| {
+        te.tensor(&format!("text_model.encoder.layers.0.self_attn.{p}.weight"))
+            .unwrap()
+    };
+    let (q, k, v) = (view("q_proj"), view("k_proj"), view("v_proj"));
+    assert_eq!(q.shape(), &[32, 32]);
+    let step = q.data().len();
+    assert_eq!(step, 32 * 32 * 2);
+    assert_eq!(k.data().as_ptr(), q.data().as_ptr().wrapping_add(step));
+    assert_eq!(v.data().as_ptr(), q.data().as_ptr().wrapping_add(2 * step));
+    let file = wgsd::weights::SafetensorsFile::open(fixture("tiny-sd2.ldm.safetensors")).unwrap();
+    let fused = file
+        .tensor("cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight")
+        .unwrap();
+    assert_eq!(fused.data(), [q.data(), k.data(), v.data()].concat());
+    let to_q = ldm
+        .vae()
+        .tensor("decoder.mid_block.attentions.0.to_q.weight")
+        .unwrap();
+    let conv = file
+        .tensor("first_stage_model.decoder.mid.attn_1.q.weight")
+        .unwrap();
+    assert_eq!(conv.shape(), &[64, 64, 1, 1]);
+    assert_eq!(to_q.shape(), &[64, 64]);
+    assert_eq!(to_q.data(), conv.data());
+}

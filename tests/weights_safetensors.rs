@@ -100,7 +100,7 @@ fn conversion_values_are_exact() {
         2f32.powi(-24),
         0.0,
         -0.0,
-        1.0009765625,
+        1.0 + 2f32.powi(-10),
     ];
     let exact_in_bf16 = [
         1.0f32,

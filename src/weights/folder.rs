@@ -104,8 +104,9 @@ impl DiffusersFolder {
         self.load(component, Some(variant))
     }
 
-    /// The weight file (or sharded index) that [`DiffusersFolder::weights_with_variant`] would open, and
-    /// whether it is an index.
+    /// The weight file (or sharded index) to open for `component`, and whether it is an index: with
+    /// `variant: None` the one [`DiffusersFolder::weights`] opens, with `Some(v)` the one
+    /// [`DiffusersFolder::weights_with_variant`] opens. The error lists every name tried.
     pub fn weights_path(
         &self,
         component: Component,
