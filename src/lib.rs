@@ -9,5 +9,6 @@ pub mod graph;
 pub mod models;
 pub mod planner;
 pub mod scheduler;
+pub mod weights;
 
 pub use error::{Error, Result};
