@@ -8,5 +8,6 @@ pub mod gpu;
 pub mod graph;
 pub mod models;
 pub mod planner;
+pub mod tokenizer;
 
 pub use error::{Error, Result};
