@@ -500,6 +500,15 @@ fn bad_files_give_errors_that_name_them() {
     let tokenizer = ClipTokenizer::from_folder(&dir).unwrap();
     assert_eq!(tokenizer.encode_unpadded("AB zz").unwrap(), [3, 2, 4, 4, 4]);
 
+    // A named token that is not in the vocabulary (transformers would give it an id past the end).
+    std::fs::write(
+        dir.join("tokenizer_config.json"),
+        r#"{"pad_token": "<pad>"}"#,
+    )
+    .unwrap();
+    let e = message(ClipTokenizer::from_folder(&dir).unwrap_err());
+    assert!(e.contains("pad token \"<pad>\""), "{e}");
+
     // Corrupt configs.
     std::fs::write(
         dir.join("tokenizer_config.json"),

@@ -51,6 +51,7 @@ use std::path::Path;
 
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::{Vocab, BPE};
+use tokenizers::normalizers::replace::ReplacePattern;
 use tokenizers::normalizers::{Lowercase, Replace, Sequence as NormalizerSequence, NFC};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::sequence::Sequence as PreTokenizerSequence;
@@ -134,6 +135,32 @@ impl ClipTokenizer {
 
     /// A tokenizer from a vocabulary and a config.
     pub fn new(vocab: BpeVocab, config: &TokenizerConfig) -> Result<Self> {
+        if config.model_max_length < 2 {
+            return Err(Error::Invalid(format!(
+                "CLIP tokenizer: model_max_length {} leaves no room for BOS and EOS",
+                config.model_max_length
+            )));
+        }
+        // transformers would give a named token missing from the vocabulary a new id past the end,
+        // which the text encoder's embedding table does not have: refuse it here instead.
+        for (what, token) in [
+            ("BOS", &config.bos_token),
+            ("EOS", &config.eos_token),
+            ("unknown", &config.unk_token),
+            ("pad", &config.pad_token),
+        ] {
+            let known = vocab.vocab.contains_key(&token.content)
+                || config
+                    .added_tokens
+                    .iter()
+                    .any(|t| t.content == token.content);
+            if !known {
+                return Err(Error::Invalid(format!(
+                    "CLIP tokenizer: the {what} token {:?} is not in the vocabulary",
+                    token.content
+                )));
+            }
+        }
         let model = BPE::builder()
             .vocab_and_merges(vocab.vocab.into_iter().collect::<Vocab>(), vocab.merges)
             .continuing_subword_prefix(String::new())
@@ -145,11 +172,8 @@ impl ClipTokenizer {
         let mut tokenizer = Tokenizer::new(model);
 
         // 1. normalizer
-        let whitespace = Replace::new(
-            tokenizers::normalizers::replace::ReplacePattern::Regex(r"\s+".into()),
-            " ",
-        )
-        .map_err(internal)?;
+        let whitespace =
+            Replace::new(ReplacePattern::Regex(r"\s+".into()), " ").map_err(internal)?;
         tokenizer
             .with_normalizer(Some(NormalizerSequence::new(vec![
                 NFC.into(),
@@ -216,12 +240,6 @@ impl ClipTokenizer {
             .add_prefix_space(false),
         ));
 
-        if config.model_max_length < 2 {
-            return Err(Error::Invalid(format!(
-                "CLIP tokenizer: model_max_length {} leaves no room for BOS and EOS",
-                config.model_max_length
-            )));
-        }
         Ok(Self {
             tokenizer,
             model_max_length: config.model_max_length,
