@@ -283,6 +283,9 @@ proptest! {
     }
 }
 
+/// A prompt and its expected ids.
+type PromptIds<'a> = (&'a str, &'a [u32]);
+
 /// The published SD1.5 / SD2.1 `tokenizer/` configs predate transformers 4.34: their BOS, EOS and
 /// unknown tokens are `AddedToken` objects with `"normalized": true`, and there is no
 /// `added_tokens_decoder`, so `special_tokens_map.json` wins. transformers 5 then matches
@@ -310,7 +313,7 @@ fn published_configs_with_normalized_special_tokens() {
     };
     // Expected ids: CLIPTokenizer.from_pretrained(folder)(prompt).input_ids (transformers 5.24), the
     // folder holding data/clip's vocab.json + merges.txt and these two files.
-    let expectations: [(&str, &[(&str, &[u32])]); 2] = [
+    let expectations: [(&str, &[PromptIds]); 2] = [
         (
             "<|endoftext|>",
             &[
