@@ -422,33 +422,38 @@ fn reduced_vocabulary_as_the_tiny_fixtures() {
     }
     assert_eq!(sd1.encode("").unwrap().ids[76], 999);
     assert_eq!(sd2.encode("").unwrap().ids[76], 0);
+}
 
-    // The fixture folders themselves, where this checkout has them (they are made by
-    // reference/make_fixtures.py): both file layouts give the same tokenizer.
-    for (name, ids) in [
-        ("tiny-sd1", &expectations.map(|e| e.1)),
-        ("tiny-sd2", &expectations.map(|e| e.2)),
-    ] {
+/// The tiny fixtures' `tokenizer/` folders (made by reference/make_fixtures.py), where this checkout
+/// has them: both file layouts hold the reduced open_clip vocabulary, and the folder's tokenizer
+/// gives the same ids as that vocabulary with the folder's config on every prompt of cases.json.
+#[test]
+fn tiny_fixture_folders_tokenize() {
+    for name in ["tiny-sd1", "tiny-sd2", "tiny-3level"] {
         let dir = repo(&format!("tests/fixtures/{name}/tokenizer"));
         if !dir.is_dir() {
             eprintln!("{} absent: fixture folder not checked", dir.display());
             continue;
         }
-        assert_eq!(BpeVocab::from_folder(&dir).unwrap(), vocab, "{name}");
-        assert_eq!(
-            BpeVocab::from_vocab_merges(&dir.join("vocab.json"), &dir.join("merges.txt")).unwrap(),
-            vocab,
-            "{name}"
-        );
+        let from_folder = BpeVocab::from_folder(&dir).unwrap();
+        let derived = BpeVocab::open_clip_with_merges(from_folder.merges.len()).unwrap();
+        assert_eq!(from_folder, derived, "{name}");
+        let from_pair =
+            BpeVocab::from_vocab_merges(&dir.join("vocab.json"), &dir.join("merges.txt")).unwrap();
+        assert_eq!(from_pair, derived, "{name}");
+
         let tokenizer = ClipTokenizer::from_folder(&dir).unwrap();
-        for ((prompt, _, _), ids) in expectations.iter().zip(ids.iter()) {
+        let reference =
+            ClipTokenizer::new(derived, &TokenizerConfig::from_folder(&dir).unwrap()).unwrap();
+        assert_eq!(tokenizer.model_max_length(), 77, "{name}");
+        for case in &cases().cases {
             assert_eq!(
-                tokenizer.encode_unpadded(prompt).unwrap(),
-                *ids,
-                "{name}: {prompt:?}"
+                tokenizer.encode(&case.prompt).unwrap(),
+                reference.encode(&case.prompt).unwrap(),
+                "{name}: case {}",
+                case.index
             );
         }
-        assert_eq!(tokenizer.model_max_length(), 77);
     }
 }
 
