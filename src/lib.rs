@@ -10,5 +10,6 @@ pub mod models;
 pub mod planner;
 pub mod scheduler;
 pub mod weights;
+pub mod tokenizer;
 
 pub use error::{Error, Result};
