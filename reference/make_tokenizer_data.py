@@ -73,7 +73,9 @@ def write_tokenizer_files(out_dir: Path, n_merges: int = N_MERGES_FULL) -> dict[
 
 
 def load_tokenizer(folder: Path, pad_token: str = "<|endoftext|>") -> CLIPTokenizer:
-    return CLIPTokenizer(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"), pad_token=pad_token)
+    # model_max_length 77 as in the published SD tokenizer_config.json (the pipelines pad to it)
+    return CLIPTokenizer(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"), pad_token=pad_token,
+                         model_max_length=77)
 
 
 def sha256(path: Path) -> str:
