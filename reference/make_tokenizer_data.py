@@ -22,6 +22,7 @@ import transformers
 from transformers import CLIPTokenizer
 
 from common import REPO_DIR
+from jsonio import write_json_one_case_per_line
 from prompts import prompt_cases
 
 CLIP_DIR = REPO_DIR / "data" / "clip"
@@ -80,15 +81,6 @@ def load_tokenizer(folder: Path, pad_token: str = "<|endoftext|>") -> CLIPTokeni
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def write_json_one_case_per_line(path: Path, doc: dict) -> None:
-    """Indented JSON, except that each element of doc["cases"] sits on one line (small, diff-friendly)."""
-    head = {k: v for k, v in doc.items() if k != "cases"}
-    text = json.dumps(head, ensure_ascii=False, indent=1)[:-2]
-    text += ',\n "cases": [\n' + ",\n".join("  " + json.dumps(c, ensure_ascii=False) for c in doc["cases"]) + "\n ]\n}\n"
-    json.loads(text)
-    path.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
