@@ -136,3 +136,45 @@ def clip_to_openclip(sd: dict, n_layers: int, extra: dict, prefix: str = "cond_s
     assert not sd, f"unmapped CLIP keys: {list(sd)[:5]}"
     out.update({prefix + k: v for k, v in extra.items()})
     return out
+
+
+def openclip_unused(n_layers: int, d: int, ff: int, make) -> dict:
+    """The OpenCLIP text tensors an SD2 checkpoint carries but SD2 does not use: the last resblock
+    (index n_layers, e.g. 23 for SD2.x), `text_projection` [d, d] and `logit_scale` [] (OpenCLIP names,
+    no prefix). `make(name, shape)` creates each tensor."""
+    r = f"transformer.resblocks.{n_layers}."
+    shapes = {
+        r + "ln_1.weight": (d,), r + "ln_1.bias": (d,),
+        r + "attn.in_proj_weight": (3 * d, d), r + "attn.in_proj_bias": (3 * d,),
+        r + "attn.out_proj.weight": (d, d), r + "attn.out_proj.bias": (d,),
+        r + "ln_2.weight": (d,), r + "ln_2.bias": (d,),
+        r + "mlp.c_fc.weight": (ff, d), r + "mlp.c_fc.bias": (ff,),
+        r + "mlp.c_proj.weight": (d, ff), r + "mlp.c_proj.bias": (d,),
+        "text_projection": (d, d),
+        "logit_scale": (),
+    }
+    return {k: make(k, s) for k, s in shapes.items()}
+
+
+def schedule_buffers() -> dict:
+    """The DDPM buffers the original checkpoints carry (scaled_linear 0.00085..0.012, 1000 steps), f32."""
+    betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
+    alphas_cumprod = torch.cumprod(1 - betas, 0)
+    prev = torch.cat([torch.ones(1, dtype=torch.float64), alphas_cumprod[:-1]])
+    return {"betas": betas.float(), "alphas_cumprod": alphas_cumprod.float(), "alphas_cumprod_prev": prev.float()}
+
+
+def ldm_checkpoint(kind: str, unet_sd: dict, unet_cfg: dict, vae_sd: dict, vae_cfg: dict, te_sd: dict, te_cfg,
+                   make_unused) -> dict:
+    """The whole single-file checkpoint (sorted keys). kind "sd1": CLIP under cond_stage_model.transformer;
+    kind "sd2": OpenCLIP under cond_stage_model.model, plus openclip_unused(..., make_unused)."""
+    ckpt = unet_to_ldm(unet_sd, unet_cfg) | vae_to_ldm(vae_sd, vae_cfg)
+    if kind == "sd1":
+        ckpt |= clip_to_ldm(te_sd, te_cfg.max_position_embeddings)
+    elif kind == "sd2":
+        n = te_cfg.num_hidden_layers
+        ckpt |= clip_to_openclip(te_sd, n, openclip_unused(n, te_cfg.hidden_size, te_cfg.intermediate_size, make_unused))
+    else:
+        raise ValueError(kind)
+    ckpt |= schedule_buffers()
+    return dict(sorted(ckpt.items()))

@@ -27,7 +27,7 @@ from diffusers import DDIMScheduler, PNDMScheduler, StableDiffusionPipeline
 from safetensors.torch import load_file, save_file
 
 from common import REPO_DIR, build_text_encoder, build_unet, build_vae, load_config
-from ldm_keys import clip_to_ldm, clip_to_openclip, unet_to_ldm, vae_to_ldm
+from ldm_keys import ldm_checkpoint, schedule_buffers
 from make_tokenizer_data import load_tokenizer, write_tokenizer_files
 
 FIXTURE_DIR = REPO_DIR / "tests" / "fixtures"
@@ -188,40 +188,21 @@ def context_sensitivity(pipe, ref) -> float:
 
 
 def write_ldm(pipe: StableDiffusionPipeline, kind: str, path: Path, dtype: torch.dtype) -> None:
-    ckpt = {}
-    ckpt |= unet_to_ldm(pipe.unet.state_dict(), dict(pipe.unet.config))
-    ckpt |= vae_to_ldm(pipe.vae.state_dict(), dict(pipe.vae.config))
-    te_cfg = pipe.text_encoder.config
-    if kind == "sd1":
-        ckpt |= clip_to_ldm(pipe.text_encoder.state_dict(), te_cfg.max_position_embeddings)
-    else:
-        # OpenCLIP-H has one more resblock than SD2 uses (diffusers keeps 23 of 24), plus a projection
-        # and logit_scale: reproduce those unused tensors with random values.
-        g = torch.Generator().manual_seed(99)
-        d, ff = te_cfg.hidden_size, te_cfg.intermediate_size
-        n = te_cfg.num_hidden_layers
-        rnd = lambda *s: (0.1 * torch.randn(*s, generator=g)).half().float()
-        extra = {
-            f"transformer.resblocks.{n}.ln_1.weight": torch.ones(d), f"transformer.resblocks.{n}.ln_1.bias": rnd(d),
-            f"transformer.resblocks.{n}.attn.in_proj_weight": rnd(3 * d, d),
-            f"transformer.resblocks.{n}.attn.in_proj_bias": rnd(3 * d),
-            f"transformer.resblocks.{n}.attn.out_proj.weight": rnd(d, d),
-            f"transformer.resblocks.{n}.attn.out_proj.bias": rnd(d),
-            f"transformer.resblocks.{n}.ln_2.weight": torch.ones(d), f"transformer.resblocks.{n}.ln_2.bias": rnd(d),
-            f"transformer.resblocks.{n}.mlp.c_fc.weight": rnd(ff, d), f"transformer.resblocks.{n}.mlp.c_fc.bias": rnd(ff),
-            f"transformer.resblocks.{n}.mlp.c_proj.weight": rnd(d, ff), f"transformer.resblocks.{n}.mlp.c_proj.bias": rnd(d),
-            "text_projection": rnd(d, d),
-            "logit_scale": torch.tensor(4.6052),
-        }
-        ckpt |= clip_to_openclip(pipe.text_encoder.state_dict(), n, extra)
-    # the DDPM schedule buffers the original checkpoints carry (scaled_linear, 1000 steps)
-    betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
-    alphas_cumprod = torch.cumprod(1 - betas, 0)
-    ckpt |= {"betas": betas.float(), "alphas_cumprod": alphas_cumprod.float(),
-             "alphas_cumprod_prev": torch.cat([torch.ones(1, dtype=torch.float64), alphas_cumprod[:-1]]).float()}
-    ckpt = {k: (v if v.dtype == torch.int64 or k in ("betas", "alphas_cumprod", "alphas_cumprod_prev") else v.to(dtype))
-            for k, v in sorted(ckpt.items())}
-    save_file({k: v.contiguous() for k, v in ckpt.items()}, path, metadata={"format": "pt", "generator": "reference/make_fixtures.py"})
+    g = torch.Generator().manual_seed(99)
+
+    def make_unused(name: str, shape: tuple) -> torch.Tensor:
+        # SD2 only: the unused OpenCLIP tensors, random (norm weights 1, logit_scale ln(100))
+        if name.endswith(("ln_1.weight", "ln_2.weight")):
+            return torch.ones(shape)
+        if name == "logit_scale":
+            return torch.tensor(4.6052)
+        return (0.1 * torch.randn(*shape, generator=g)).half().float()
+
+    ckpt = ldm_checkpoint(kind, pipe.unet.state_dict(), dict(pipe.unet.config), pipe.vae.state_dict(),
+                          dict(pipe.vae.config), pipe.text_encoder.state_dict(), pipe.text_encoder.config, make_unused)
+    keep_f32 = set(schedule_buffers())
+    ckpt = {k: (v if v.dtype == torch.int64 or k in keep_f32 else v.to(dtype)).contiguous() for k, v in ckpt.items()}
+    save_file(ckpt, path, metadata={"format": "pt", "generator": "reference/make_fixtures.py"})
 
 
 @torch.no_grad()
