@@ -43,7 +43,7 @@ FIXTURES = {
                      vae_image_hw=(20, 28), timestep=421, weights_dtype=torch.float16, ldm="sd1", ldm_dtype=torch.float16),
     "tiny-sd2": dict(pad_token="!", scheduler=DDIMScheduler, unet_hw=(10, 14), vae_latent_hw=(8, 12),
                      vae_image_hw=(20, 28), timestep=421, weights_dtype=torch.float16, ldm="sd2", ldm_dtype=torch.float16),
-    "tiny-3level": dict(pad_token="<|endoftext|>", scheduler=PNDMScheduler, unet_hw=(12, 20), vae_latent_hw=(8, 12),
+    "tiny-3level": dict(pad_token="<|endoftext|>", scheduler=PNDMScheduler, unet_hw=(12, 20), vae_latent_hw=(5, 7),
                         vae_image_hw=(24, 40), timestep=421, weights_dtype=torch.float16, ldm=None, ldm_dtype=None),
 }
 
