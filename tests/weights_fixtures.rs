@@ -211,7 +211,7 @@ fn ldm_single_files_map_onto_the_folders_bit_for_bit() {
                         "mlp.c_proj.weight",
                     ]
                     .iter()
-                    .map(|k| format!("cond_stage_model.model.transformer.resblocks.5.{k}"))
+                    .map(|k| format!("cond_stage_model.model.transformer.resblocks.2.{k}"))
                     .collect();
                     v.push("cond_stage_model.model.logit_scale".into());
                     v.push("cond_stage_model.model.text_projection".into());
@@ -245,16 +245,17 @@ fn ldm_single_files_map_onto_the_folders_bit_for_bit() {
         match arch {
             Arch::Sd1 => {
                 assert_eq!(text.layers_in_file, 5);
+                assert_eq!(text.num_hidden_layers, 5);
                 assert_eq!(info.prediction_type, PredictionType::Epsilon);
                 assert!(!info.unet.use_linear_projection);
             }
             Arch::Sd2 => {
                 // The tiny OpenCLIP has one extra, unused resblock (like SD2's resblocks.23).
-                assert_eq!(text.layers_in_file, 6);
+                assert_eq!(text.layers_in_file, 3);
+                assert_eq!(text.num_hidden_layers, 2);
                 assert_eq!(info.prediction_type, PredictionType::VPrediction);
                 assert!(info.unet.use_linear_projection);
             }
         }
-        assert_eq!(text.num_hidden_layers, 5);
     }
 }
