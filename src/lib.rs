@@ -6,6 +6,9 @@ pub mod error;
 pub mod gpu;
 pub mod graph;
 pub mod models;
+pub mod plan_cmd;
 pub mod planner;
+pub mod size;
+pub mod timeline;
 
 pub use error::{Error, Result};
