@@ -1,7 +1,10 @@
 //! transformers `models/clip/modeling_clip.py`: `CLIPTextModel` and `CLIPTextModelWithProjection`.
 //!
-//! Weight keys are the transformers-5 form, without the `text_model.` prefix that older SD folders carry
-//! (`embeddings.token_embedding.weight`); pass `Scope::new("text_model")` for the older form.
+//! Weight keys are the canonical transformers-5 `state_dict()` form (checked against
+//! `tests/data/weight_names/`): `CLIPTextModel` saves its body *without* the `text_model.` prefix that
+//! published SD 1.x/2.x folders carry (`embeddings.token_embedding.weight`), while
+//! `CLIPTextModelWithProjection` (SDXL's `text_encoder_2`) keeps it (`text_model.embeddings...`) and adds
+//! `text_projection.weight` at the root. A loader maps the other forms onto these.
 
 use super::config::ClipTextConfig;
 use super::nn;
@@ -44,6 +47,13 @@ impl ClipTextModel {
     /// `input_ids [B, N]` (u32) → the outputs; causal self-attention.
     pub fn forward(&self, b: &mut GraphBuilder, p: &Scope, ids: TensorId) -> Result<ClipOutputs> {
         let c = &self.config;
+        let root = p;
+        let body = if c.with_projection() {
+            p.pp("text_model")
+        } else {
+            p.clone()
+        };
+        let p = &body;
         let (d, eps, none) = (c.hidden_size, c.layer_norm_eps, Activation::None);
         // 1. embeddings
         let e = p.pp("embeddings");
@@ -82,7 +92,7 @@ impl ClipTextModel {
         // 3. final layer norm
         let last_hidden_state = nn::layer_norm(b, &p.pp("final_layer_norm"), h, eps)?; // [B, N, C]
         let projected = if c.with_projection() {
-            let pr = p.pp("text_projection");
+            let pr = root.pp("text_projection");
             Some(nn::linear(
                 b,
                 &pr,

@@ -33,6 +33,15 @@ impl PerBlock {
     }
 }
 
+/// Reads `null` as the type's default (`false` for a flag), as Python treats `None` in a flag.
+fn null_as_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     serde_json::from_str(&text).map_err(|e| Error::format(path, e.to_string()))
@@ -167,6 +176,7 @@ pub struct UNetConfig {
     /// Latent channels out.
     pub out_channels: u32,
     /// Timestep embedding: cos before sin.
+    #[serde(deserialize_with = "null_as_default")]
     pub flip_sin_to_cos: bool,
     /// Timestep embedding: `downscale_freq_shift`.
     pub freq_shift: f32,
@@ -197,8 +207,10 @@ pub struct UNetConfig {
     /// The number of heads; diffusers leaves it unset for SD 1.x/2.x/XL.
     pub num_attention_heads: Option<PerBlock>,
     /// `proj_in`/`proj_out` are linear (SD 2.x, SDXL) rather than 1×1 convolutions.
+    #[serde(deserialize_with = "null_as_default")]
     pub use_linear_projection: bool,
     /// Attention computed in f32 (SD 2.1): a numerics note only, kernels accumulate in f32 anyway.
+    #[serde(deserialize_with = "null_as_default")]
     pub upcast_attention: bool,
     /// `text_time` for SDXL's added size/crop conditioning.
     pub addition_embed_type: Option<String>,
@@ -392,10 +404,13 @@ pub struct VaeConfig {
     /// Latents are `scaling_factor · z` (SD 1.x/2.x 0.18215, SDXL 0.13025).
     pub scaling_factor: f32,
     /// Whether `quant_conv` exists.
+    #[serde(deserialize_with = "null_as_default")]
     pub use_quant_conv: bool,
     /// Whether `post_quant_conv` exists.
+    #[serde(deserialize_with = "null_as_default")]
     pub use_post_quant_conv: bool,
     /// Whether the mid blocks have their attention.
+    #[serde(deserialize_with = "null_as_default")]
     pub mid_block_add_attention: bool,
 }
 
