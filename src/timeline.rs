@@ -173,7 +173,7 @@ pub fn render_svg(t: &Timeline) -> String {
     let mut lines = vec![("LOAD", t.load, "black", "6 3")];
     lines.push(("arena", t.arena, "#555", "2 2"));
     if let Some(b) = t.budget {
-        lines.push(("budget", b, "#d00", "none"));
+        lines.push(("budget − weights", b, "#d00", "none"));
     }
     for (label, bytes, colour, dash) in &lines {
         let yy = y(mib(*bytes));

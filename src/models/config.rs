@@ -218,6 +218,26 @@ pub struct UNetConfig {
     pub addition_time_embed_dim: Option<u32>,
     /// Input width of `add_embedding` (SDXL: 2816 = 1280 + 6·256).
     pub projection_class_embeddings_input_dim: Option<u32>,
+    /// `2·x − 1` on the input; must be false (no SD model uses it).
+    #[serde(deserialize_with = "null_as_default")]
+    pub center_input_sample: bool,
+    /// Kernel of `conv_in`; must be 3.
+    pub conv_in_kernel: u32,
+    /// Kernel of `conv_out`; must be 3.
+    pub conv_out_kernel: u32,
+    /// `positional` (sinusoidal); others are not supported.
+    pub time_embedding_type: String,
+    /// `default` (time embedding added); `scale_shift` is not supported.
+    pub resnet_time_scale_shift: String,
+    /// Class conditioning; must be unset.
+    pub class_embed_type: Option<String>,
+    /// Guidance-embedding projection (LCM); must be unset.
+    pub time_cond_proj_dim: Option<u32>,
+    /// Projection of the text embeddings; must be unset.
+    pub encoder_hid_dim_type: Option<String>,
+    /// Two cross-attentions per block; must be false.
+    #[serde(deserialize_with = "null_as_default")]
+    pub dual_cross_attention: bool,
 }
 
 impl Default for UNetConfig {
@@ -257,6 +277,15 @@ impl Default for UNetConfig {
             addition_embed_type: None,
             addition_time_embed_dim: None,
             projection_class_embeddings_input_dim: None,
+            center_input_sample: false,
+            conv_in_kernel: 3,
+            conv_out_kernel: 3,
+            time_embedding_type: "positional".into(),
+            resnet_time_scale_shift: "default".into(),
+            class_embed_type: None,
+            time_cond_proj_dim: None,
+            encoder_hid_dim_type: None,
+            dual_cross_attention: false,
         }
     }
 }
@@ -365,6 +394,26 @@ impl UNetConfig {
         }
         if self.act_fn != "silu" {
             return bad(format!("act_fn {:?} is not supported (silu)", self.act_fn));
+        }
+        let unsupported = [
+            ("center_input_sample", self.center_input_sample),
+            ("conv_in_kernel != 3", self.conv_in_kernel != 3),
+            ("conv_out_kernel != 3", self.conv_out_kernel != 3),
+            (
+                "time_embedding_type other than positional",
+                self.time_embedding_type != "positional",
+            ),
+            (
+                "resnet_time_scale_shift other than default",
+                self.resnet_time_scale_shift != "default",
+            ),
+            ("class_embed_type", self.class_embed_type.is_some()),
+            ("time_cond_proj_dim", self.time_cond_proj_dim.is_some()),
+            ("encoder_hid_dim_type", self.encoder_hid_dim_type.is_some()),
+            ("dual_cross_attention", self.dual_cross_attention),
+        ];
+        if let Some((what, _)) = unsupported.iter().find(|(_, on)| *on) {
+            return bad(format!("{what} is not supported"));
         }
         match self.addition_embed_type.as_deref() {
             None | Some("text_time") => {}

@@ -132,8 +132,8 @@ pub fn pipeline_graph(
     } else {
         latents
     };
-    let mut inputs: UNetInputs = unet.inputs(&mut b, batch, (h, w), Some(prompt_embeds))?;
-    inputs.sample = sample;
+    let inputs: UNetInputs =
+        unet.inputs(&mut b, batch, (h, w), (Some(sample), Some(prompt_embeds)))?;
     if let Some(te) = inputs.text_embeds {
         b.mark_persistent(te);
     }
@@ -199,7 +199,7 @@ pub fn component_graph(
         }
         Component::UNet => {
             let unet = UNet2DConditionModel::new(config.unet.clone())?;
-            let inputs = unet.inputs(&mut b, run.batch, (h, w), None)?;
+            let inputs = unet.inputs(&mut b, run.batch, (h, w), (None, None))?;
             unet.forward(&mut b, &root, &inputs)? // [B, 4, h, w]
         }
         Component::VaeDecoder => {

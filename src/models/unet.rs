@@ -35,17 +35,20 @@ impl UNet2DConditionModel {
         Ok(UNet2DConditionModel { config })
     }
 
-    /// Creates the graph inputs for a batch of `batch` latents of `h × w`, with `tokens` text tokens.
-    /// The text embeddings come from elsewhere in a pipeline, so `encoder_hidden_states` is optional.
+    /// Creates the graph inputs for a batch of `batch` latents of `h × w` and 77 text tokens. In a
+    /// pipeline the sample and the text embeddings come from elsewhere, so both can be given.
     pub fn inputs(
         &self,
         b: &mut GraphBuilder,
         batch: u32,
         (h, w): (u32, u32),
-        encoder_hidden_states: Option<TensorId>,
+        (sample, encoder_hidden_states): (Option<TensorId>, Option<TensorId>),
     ) -> Result<UNetInputs> {
         let c = &self.config;
-        let sample = b.input("sample", &[batch, c.in_channels, h, w])?; // [B, 4, h, w]
+        let sample = match sample {
+            Some(s) => s,
+            None => b.input("sample", &[batch, c.in_channels, h, w])?, // [B, 4, h, w]
+        };
         let timestep = b.input_typed("timestep", &[batch], DType::F32)?; // [B]
         let encoder_hidden_states = match encoder_hidden_states {
             Some(e) => e,
