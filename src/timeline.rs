@@ -90,7 +90,7 @@ pub fn render_svg(t: &Timeline) -> String {
             s,
             r#"<text x="{:.1}" y="{:.1}" fill="{c}" font-size="11">{}</text>"#,
             x(*a as f64) + 2.0,
-            TOP + 12.0,
+            TOP + 12.0 + 13.0 * (i % 2) as f64,
             esc(name)
         );
     }
@@ -170,8 +170,14 @@ pub fn render_svg(t: &Timeline) -> String {
         TOP + ph / 2.0
     );
     // LOAD and budget lines
-    let mut lines = vec![("LOAD", t.load, "black", "6 3")];
-    lines.push(("arena", t.arena, "#555", "2 2"));
+    let mut lines = if t.arena == t.load {
+        vec![("LOAD = arena", t.load, "black", "6 3")]
+    } else {
+        vec![
+            ("LOAD", t.load, "black", "6 3"),
+            ("arena", t.arena, "#555", "2 2"),
+        ]
+    };
     if let Some(b) = t.budget {
         lines.push(("budget − weights", b, "#d00", "none"));
     }
