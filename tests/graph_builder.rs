@@ -2,6 +2,11 @@
 
 use wgsd::graph::{Activation, DType, GraphBuilder, GraphOptions, Op, Padding, Role};
 
+/// (x shape, weight shape, expected output shape or `None` for an error).
+type LinearCase<'a> = (&'a [u32], &'a [u32], Option<&'a [u32]>);
+/// (x shape, weight shape, stride, padding, expected output shape or `None`).
+type ConvCase<'a> = (&'a [u32], &'a [u32], u32, Padding, Option<&'a [u32]>);
+
 fn builder() -> GraphBuilder {
     GraphBuilder::new(GraphOptions::default())
 }
@@ -9,7 +14,7 @@ fn builder() -> GraphBuilder {
 #[test]
 fn linear_shapes() {
     // (x, weight, expected y or None for an error)
-    let table: &[(&[u32], &[u32], Option<&[u32]>)] = &[
+    let table: &[LinearCase] = &[
         (&[2, 77, 768], &[3072, 768], Some(&[2, 77, 3072])),
         (&[2, 1280], &[320, 1280], Some(&[2, 320])),
         (&[5], &[3, 5], Some(&[3])),
@@ -31,7 +36,7 @@ fn linear_shapes() {
 #[test]
 fn conv2d_shapes() {
     // (x, weight, stride, pad, expected)
-    let table: &[(&[u32], &[u32], u32, Padding, Option<&[u32]>)] = &[
+    let table: &[ConvCase] = &[
         (
             &[2, 4, 64, 64],
             &[320, 4, 3, 3],

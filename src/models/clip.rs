@@ -35,7 +35,11 @@ impl ClipTextModel {
     /// Checks the config and wraps it.
     pub fn new(config: ClipTextConfig) -> Result<Self> {
         config.activation()?;
-        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+        if config.num_attention_heads == 0
+            || !config
+                .hidden_size
+                .is_multiple_of(config.num_attention_heads)
+        {
             return Err(crate::Error::Invalid(format!(
                 "text encoder: {} heads do not divide hidden_size {}",
                 config.num_attention_heads, config.hidden_size

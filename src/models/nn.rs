@@ -69,7 +69,7 @@ pub fn sdpa(
     causal: bool,
 ) -> Result<TensorId> {
     let width = b.shape(q).last().copied().unwrap_or(0);
-    let head_dim = if heads == 0 { 0 } else { width / heads };
+    let head_dim = width.checked_div(heads).unwrap_or(0);
     let scale = 1.0 / (head_dim.max(1) as f32).sqrt();
     if b.options().materialised_attention {
         let s = b.attention_scores(&format!("{name}.scores"), q, k, heads, scale)?; // [B·heads, Nq, Nk]

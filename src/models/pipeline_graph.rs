@@ -27,7 +27,7 @@ pub struct RunShape {
 impl RunShape {
     /// Images the VAE decodes (and encodes).
     pub fn images(&self) -> u32 {
-        if self.batch % 2 == 0 {
+        if self.batch.is_multiple_of(2) {
             self.batch / 2
         } else {
             self.batch

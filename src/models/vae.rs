@@ -75,7 +75,7 @@ impl AutoencoderKL {
         let n = boc.len();
         let s = b.shape(image).to_vec();
         let f = c.scale_factor();
-        if s.len() != 4 || s[2] % f != 0 || s[3] % f != 0 {
+        if s.len() != 4 || !s[2].is_multiple_of(f) || !s[3].is_multiple_of(f) {
             return Err(Error::Invalid(format!(
                 "vae: image {s:?} must be [B, C, H, W] with H and W multiples of {f}"
             )));
