@@ -277,3 +277,14 @@ fn bad_inputs() {
         "cannot be used with",
     );
 }
+
+/// The issue asks for SDXL at 1024² to plan in under a second (release); the debug test build must too.
+#[test]
+fn sdxl_1024_plans_in_under_a_second() {
+    let o = wgsd(&["plan", "--arch", "sdxl", "--width", "1024", "--height", "1024", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let s = v["seconds"].as_f64().unwrap();
+    assert!(s < 1.0, "planning took {s} s");
+    assert_eq!(v["phases"][2]["ops"], 1570);
+}
