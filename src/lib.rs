@@ -7,9 +7,12 @@ pub mod error;
 pub mod gpu;
 pub mod graph;
 pub mod models;
+pub mod plan_cmd;
 pub mod planner;
 pub mod scheduler;
-pub mod weights;
+pub mod size;
+pub mod timeline;
 pub mod tokenizer;
+pub mod weights;
 
 pub use error::{Error, Result};

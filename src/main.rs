@@ -1,19 +1,22 @@
-//! The `wgsd` command line: argument parsing only; the work is done by the library.
+//! The `wgsd` command line: argument parsing only; the work is in the library.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use wgsd::graph::DType;
+use wgsd::plan_cmd::{self, ModelSource, PlanArgs};
+use wgsd::size::parse_size;
+use wgsd::{Error, Result};
 
-#[derive(Parser)]
-#[command(
-    name = "wgsd",
-    version,
-    about = "Stable Diffusion on wgpu, inside a planned memory budget"
-)]
+/// Stable Diffusion in hand-written WGSL on wgpu, inside a statically planned memory budget.
+#[derive(Parser, Debug)]
+#[command(name = "wgsd", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Debug)]
 enum Command {
     /// List every GPU adapter with the limits and features wgsd uses.
     Devices {
@@ -21,17 +24,134 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Plan the memory of a pipeline from its configs alone (no weights), or of a MiniMalloc CSV.
+    Plan(PlanCli),
 }
 
-fn main() {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Devices { json } => {
-            wgsd::devices::report(json).map(|s| println!("{}", s.trim_end()))
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Precision {
+    F32,
+    F16,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum AttentionKind {
+    Flash,
+    Materialised,
+}
+
+#[derive(Args, Debug)]
+struct PlanCli {
+    /// Named architecture: sd15, sd21 or sdxl.
+    #[arg(long, conflicts_with_all = ["model", "intervals"])]
+    arch: Option<String>,
+    /// A diffusers folder (reads unet/, vae/, text_encoder/ config.json).
+    #[arg(long, conflicts_with = "intervals")]
+    model: Option<PathBuf>,
+    /// A MiniMalloc CSV (id,lower,upper,size; half-open [lower, upper)).
+    #[arg(long)]
+    intervals: Option<PathBuf>,
+    /// With --intervals: the capacity the arena must fit (SIZE).
+    #[arg(long, requires = "intervals")]
+    capacity: Option<String>,
+    /// Image width in pixels (default: the model's native size).
+    #[arg(long)]
+    width: Option<u32>,
+    /// Image height in pixels (default: the model's native size).
+    #[arg(long)]
+    height: Option<u32>,
+    /// Storage precision.
+    #[arg(long, value_enum, default_value = "f32")]
+    precision: Precision,
+    /// Text-encoder and U-Net batch; 2 = one image with classifier-free guidance, odd = no guidance.
+    #[arg(long, default_value_t = 2)]
+    batch: u32,
+    /// Device memory the run must fit (SIZE: 300MiB, 2GiB, 1.5GB, 512M, bytes).
+    #[arg(long)]
+    budget: Option<String>,
+    /// max_storage_buffer_binding_size (SIZE); tensors over it are named as needing a rewrite.
+    #[arg(long, default_value = "128MiB")]
+    max_binding: String,
+    /// min_storage_buffer_offset_alignment in bytes.
+    #[arg(long, default_value_t = plan_cmd::DEFAULT_ALIGNMENT)]
+    alignment: u64,
+    /// Attention model: flash (never stores scores) or materialised (scores tensor, in-place softmax).
+    #[arg(long, value_enum, default_value = "flash")]
+    attention: AttentionKind,
+    /// Write the arena timeline as SVG.
+    #[arg(long)]
+    timeline: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string_pretty(v).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+fn plan(cli: PlanCli) -> Result<bool> {
+    if let Some(path) = &cli.intervals {
+        let capacity = cli.capacity.as_deref().map(parse_size).transpose()?;
+        let r = plan_cmd::plan_intervals(path, capacity)?;
+        if cli.json {
+            println!("{}", json(&r)?);
+        } else {
+            print!("{}", plan_cmd::format_intervals(&r));
+        }
+        return Ok(r.fits != Some(false));
+    }
+    let source = match (cli.arch, cli.model) {
+        (Some(a), None) => ModelSource::Arch(a),
+        (None, Some(m)) => ModelSource::Dir(m),
+        _ => {
+            return Err(Error::Invalid(
+                "wgsd plan needs --arch sd15|sd21|sdxl, --model PATH or --intervals FILE.csv"
+                    .into(),
+            ))
         }
     };
-    if let Err(e) = result {
-        eprintln!("error: {e}");
-        std::process::exit(1);
+    let args = PlanArgs {
+        width: cli.width,
+        height: cli.height,
+        precision: match cli.precision {
+            Precision::F32 => DType::F32,
+            Precision::F16 => DType::F16,
+        },
+        batch: cli.batch,
+        budget: cli.budget.as_deref().map(parse_size).transpose()?,
+        max_binding: parse_size(&cli.max_binding)?,
+        alignment: cli.alignment,
+        materialised_attention: matches!(cli.attention, AttentionKind::Materialised),
+        ..PlanArgs::new(source)
+    };
+    let report = plan_cmd::plan_model(&args)?;
+    if let (Some(path), Some(t)) = (&cli.timeline, &report.timeline) {
+        let svg = wgsd::timeline::render_svg(t);
+        std::fs::write(path, svg).map_err(|e| Error::io(path, e))?;
+    }
+    if cli.json {
+        println!("{}", json(&report)?);
+    } else {
+        print!("{}", plan_cmd::format_report(&report));
+    }
+    Ok(report.fits_budget != Some(false))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Plan(p) => plan(p),
+        Command::Devices { json } => wgsd::devices::report(json)
+            .map(|s| println!("{}", s.trim_end()))
+            .map(|()| true),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }

@@ -362,7 +362,7 @@ impl GraphBuilder {
             )));
         }
         let c = xs[1];
-        if groups == 0 || c % groups != 0 {
+        if groups == 0 || !c.is_multiple_of(groups) {
             return Err(invalid(format!(
                 "{name}: {groups} groups do not divide {c} channels"
             )));
@@ -635,7 +635,7 @@ impl GraphBuilder {
                 "{name}: timesteps must be [B], got {ts:?}"
             )));
         };
-        if dim == 0 || dim % 2 != 0 {
+        if dim == 0 || !dim.is_multiple_of(2) {
             return Err(invalid(format!(
                 "{name}: timestep embedding width {dim} is not even"
             )));

@@ -465,7 +465,13 @@ fn list_first(names: &[String], limit: usize) -> String {
 impl crate::gpu::WeightSource for Weights {
     fn fill(&self, name: &str, shape: &[u32], dtype: DType, dst: &mut [u8]) -> Result<()> {
         let view = self.tensor(name)?;
-        if view.shape().len() != shape.len() || view.shape().iter().zip(shape).any(|(&a, &b)| a != b as usize) {
+        if view.shape().len() != shape.len()
+            || view
+                .shape()
+                .iter()
+                .zip(shape)
+                .any(|(&a, &b)| a != b as usize)
+        {
             return Err(crate::Error::Invalid(format!(
                 "weight {name} in {} has shape {:?}, the graph expects {shape:?}",
                 view.path().display(),

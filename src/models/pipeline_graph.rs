@@ -1,0 +1,221 @@
+//! The whole pipeline as one graph of phases planned together: text encode, VAE encode (img2img), one
+//! U-Net step (replayed every step) and VAE decode. Tensors that cross phases (text embeddings, latents,
+//! the encoder's moments) are persistent.
+
+use super::clip::ClipTextModel;
+use super::config::PipelineConfig;
+use super::unet::{UNet2DConditionModel, UNetInputs};
+use super::vae::AutoencoderKL;
+use crate::graph::{DType, Graph, GraphBuilder, GraphOptions, Scope, TensorId};
+use crate::{Error, Result};
+
+/// Tokens per prompt (CLIP's context length).
+pub const TOKENS: u32 = 77;
+
+/// The run a pipeline graph is built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunShape {
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// Batch of the text encoder and U-Net. With classifier-free guidance (even batch) it holds
+    /// `batch / 2` images, each as a (conditional, unconditional) pair; an odd batch means no guidance.
+    pub batch: u32,
+}
+
+impl RunShape {
+    /// Images the VAE decodes (and encodes).
+    pub fn images(&self) -> u32 {
+        if self.batch.is_multiple_of(2) {
+            self.batch / 2
+        } else {
+            self.batch
+        }
+    }
+}
+
+/// Phase names, in graph order.
+pub const PHASES: [&str; 4] = ["text_encode", "vae_encode", "unet_step", "vae_decode"];
+
+/// Checks that `width × height` works for `config`, naming the multiples that do.
+pub fn check_size(config: &PipelineConfig, run: &RunShape) -> Result<()> {
+    let m = config.size_multiple();
+    for (what, v) in [("width", run.width), ("height", run.height)] {
+        if v == 0 || v % m != 0 {
+            let lo = (v / m) * m;
+            let hint = if lo == 0 {
+                format!("{m}")
+            } else {
+                format!("{lo} or {}", lo + m)
+            };
+            return Err(Error::Invalid(format!(
+                "{what} {v} is not a multiple of {m} (VAE factor {} × U-Net down-sampling {}): try {hint}",
+                config.vae.scale_factor(),
+                config.unet.downsample_factor()
+            )));
+        }
+    }
+    if run.batch == 0 {
+        return Err(Error::Invalid("batch must be at least 1".into()));
+    }
+    Ok(())
+}
+
+/// The text encoder phase: token ids → the U-Net's `encoder_hidden_states`. SD 1.x/2.x use the last
+/// hidden state; SDXL concatenates both encoders' penultimate hidden states.
+fn text_phase(b: &mut GraphBuilder, config: &PipelineConfig, batch: u32) -> Result<TensorId> {
+    let te = ClipTextModel::new(config.text_encoder.clone())?;
+    let ids = b.input_typed("input_ids", &[batch, TOKENS], DType::U32)?; // [B, 77]
+    let out = te.forward(b, &Scope::new("text_encoder"), ids)?;
+    let Some(te2) = &config.text_encoder_2 else {
+        return Ok(out.last_hidden_state); // [B, 77, C]
+    };
+    let te2 = ClipTextModel::new(te2.clone())?;
+    let ids2 = b.input_typed("input_ids_2", &[batch, TOKENS], DType::U32)?; // [B, 77]
+    let out2 = te2.forward(b, &Scope::new("text_encoder_2"), ids2)?;
+    if let Some(p) = out2.projected {
+        b.mark_output(p);
+    }
+    let (c1, c2) = (b.shape(out.penultimate)[2], b.shape(out2.penultimate)[2]);
+    let rows = batch * TOKENS;
+    let a = b.view("prompt_embeds_1", out.penultimate, &[rows, c1, 1, 1])?; // [B·77, C1, 1, 1]
+    let c = b.view("prompt_embeds_2", out2.penultimate, &[rows, c2, 1, 1])?; // [B·77, C2, 1, 1]
+    let cat = b.concat("prompt_embeds_cat", a, c)?; // [B·77, C1 + C2, 1, 1]
+    b.view("prompt_embeds_seq", cat, &[batch, TOKENS, c1 + c2]) // [B, 77, C1 + C2]
+}
+
+/// Builds the pipeline graph: phases in [`PHASES`] order.
+pub fn pipeline_graph(
+    config: &PipelineConfig,
+    run: &RunShape,
+    options: GraphOptions,
+) -> Result<Graph> {
+    check_size(config, run)?;
+    let unet = UNet2DConditionModel::new(config.unet.clone())?;
+    let vae = AutoencoderKL::new(config.vae.clone())?;
+    let f = config.vae.scale_factor();
+    let (h, w) = (run.height / f, run.width / f);
+    let (batch, images) = (run.batch, run.images());
+    let latent = config.vae.latent_channels;
+    if latent != config.unet.in_channels {
+        return Err(Error::Invalid(format!(
+            "vae latent_channels {latent} differ from the unet's in_channels {}",
+            config.unet.in_channels
+        )));
+    }
+    let mut b = GraphBuilder::new(options);
+
+    // 1. text encode
+    b.begin_phase(PHASES[0]);
+    let prompt_embeds = text_phase(&mut b, config, batch)?; // [B, 77, Cc]
+    b.mark_persistent(prompt_embeds);
+
+    // 2. VAE encode (img2img): the moments persist, the scheduler draws latents from them
+    b.begin_phase(PHASES[1]);
+    let image = b.input(
+        "image",
+        &[images, config.vae.in_channels, run.height, run.width],
+    )?; // [I, 3, H, W]
+    let moments = vae.encode(&mut b, &Scope::new("vae"), image)?; // [I, 2L, h, w]
+    b.mark_persistent(moments);
+
+    // 3. one U-Net step; the latents persist from here to the decode
+    b.begin_phase(PHASES[2]);
+    let latents = b.input("latents", &[images, latent, h, w])?; // [I, L, h, w]
+    b.mark_persistent(latents);
+    let sample = if batch == 2 * images {
+        let flat = images * latent * h * w;
+        let a = b.view("latents_flat", latents, &[1, flat, 1, 1])?; // [1, I·L·h·w, 1, 1]
+        let pair = b.concat("latent_model_input_flat", a, a)?; // [1, 2·I·L·h·w, 1, 1]
+        b.view("latent_model_input", pair, &[batch, latent, h, w])? // [B, L, h, w]
+    } else {
+        latents
+    };
+    let inputs: UNetInputs =
+        unet.inputs(&mut b, batch, (h, w), (Some(sample), Some(prompt_embeds)))?;
+    if let Some(te) = inputs.text_embeds {
+        b.mark_persistent(te);
+    }
+    let noise_pred = unet.forward(&mut b, &Scope::new("unet"), &inputs)?; // [B, L, h, w]
+    b.mark_output(noise_pred);
+
+    // 4. VAE decode
+    b.begin_phase(PHASES[3]);
+    let z = b.scale(
+        "latents_unscaled",
+        latents,
+        1.0 / config.vae.scaling_factor,
+        0.0,
+    )?; // [I, L, h, w]
+    let image = vae.decode(&mut b, &Scope::new("vae"), z)?; // [I, 3, H, W]
+    b.mark_output(image);
+    Ok(b.finish())
+}
+
+/// One model alone, with root-level weight keys as in its own checkpoint file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    /// `text_encoder` (CLIP).
+    TextEncoder,
+    /// `text_encoder_2` (SDXL's second CLIP).
+    TextEncoder2,
+    /// `unet`, one step.
+    UNet,
+    /// `vae`, decoder (with `post_quant_conv`).
+    VaeDecoder,
+    /// `vae`, encoder (with `quant_conv`).
+    VaeEncoder,
+}
+
+/// The graph of one component alone at `run`'s size (for weight-name checks and per-model figures).
+/// Weight keys are those of the component's own `diffusion_pytorch_model.safetensors` / `model.safetensors`.
+pub fn component_graph(
+    config: &PipelineConfig,
+    component: Component,
+    run: &RunShape,
+    options: GraphOptions,
+) -> Result<Graph> {
+    check_size(config, run)?;
+    let f = config.vae.scale_factor();
+    let (h, w) = (run.height / f, run.width / f);
+    let mut b = GraphBuilder::new(options);
+    let root = Scope::root();
+    let out = match component {
+        Component::TextEncoder | Component::TextEncoder2 => {
+            let cfg = if component == Component::TextEncoder {
+                config.text_encoder.clone()
+            } else {
+                config.text_encoder_2.clone().ok_or_else(|| {
+                    Error::Invalid(format!("{} has no text_encoder_2", config.name))
+                })?
+            };
+            let ids = b.input_typed("input_ids", &[run.batch, TOKENS], DType::U32)?; // [B, 77]
+            let out = ClipTextModel::new(cfg)?.forward(&mut b, &root, ids)?;
+            if let Some(p) = out.projected {
+                b.mark_output(p);
+            }
+            out.last_hidden_state // [B, 77, C]
+        }
+        Component::UNet => {
+            let unet = UNet2DConditionModel::new(config.unet.clone())?;
+            let inputs = unet.inputs(&mut b, run.batch, (h, w), (None, None))?;
+            unet.forward(&mut b, &root, &inputs)? // [B, 4, h, w]
+        }
+        Component::VaeDecoder => {
+            let vae = AutoencoderKL::new(config.vae.clone())?;
+            let z = b.input("z", &[run.batch, config.vae.latent_channels, h, w])?; // [B, L, h, w]
+            vae.decode(&mut b, &root, z)? // [B, 3, H, W]
+        }
+        Component::VaeEncoder => {
+            let vae = AutoencoderKL::new(config.vae.clone())?;
+            let image = b.input(
+                "image",
+                &[run.batch, config.vae.in_channels, run.height, run.width],
+            )?; // [B, 3, H, W]
+            vae.encode(&mut b, &root, image)? // [B, 2L, h, w]
+        }
+    };
+    b.mark_output(out);
+    Ok(b.finish())
+}

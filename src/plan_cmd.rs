@@ -1,0 +1,641 @@
+//! `wgsd plan`: build the pipeline graph from configs alone, plan every phase and the whole pipeline in
+//! one arena, and report the figures (as text or JSON). Also plans MiniMalloc interval files.
+//!
+//! # Example usage
+//! ```
+//! use wgsd::plan_cmd::{plan_model, ModelSource, PlanArgs};
+//! let args = PlanArgs { width: Some(256), height: Some(256), ..PlanArgs::new(ModelSource::Arch("sd15".into())) };
+//! let report = plan_model(&args).unwrap();
+//! assert_eq!(report.phases.len(), 4);
+//! assert!(report.pipeline.arena >= report.pipeline.load);
+//! ```
+
+use crate::graph::{liveness, DType, Graph, GraphOptions, Role};
+use crate::models::pipeline_graph::{pipeline_graph, RunShape, PHASES};
+use crate::models::PipelineConfig;
+use crate::planner::{self, Limits, Options, Usage};
+use crate::size::{format_mib, mib};
+use crate::{Error, Result};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The portable `max_storage_buffer_binding_size` (lavapipe's; WebGPU's default is 128 MiB too).
+pub const DEFAULT_MAX_BINDING: u64 = 128 << 20;
+/// The default `min_storage_buffer_offset_alignment` (wgpu's default limit).
+pub const DEFAULT_ALIGNMENT: u64 = 256;
+/// Time the planner may search per plan, so a whole SDXL report stays well under a second.
+pub const PLAN_TIME_LIMIT: Duration = Duration::from_millis(40);
+
+/// Where the configs come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelSource {
+    /// A named architecture: `sd15`, `sd21`, `sdxl`.
+    Arch(String),
+    /// A diffusers folder with `unet/`, `vae/`, `text_encoder/` config.json files.
+    Dir(PathBuf),
+}
+
+/// What to plan and how to report it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanArgs {
+    /// The model.
+    pub source: ModelSource,
+    /// Image width (default: the model's native size).
+    pub width: Option<u32>,
+    /// Image height (default: the model's native size).
+    pub height: Option<u32>,
+    /// Storage precision (`F32` or `F16`).
+    pub precision: DType,
+    /// Batch of the text encoder and U-Net (2 = one image with classifier-free guidance).
+    pub batch: u32,
+    /// Device memory the run must fit in, if any.
+    pub budget: Option<u64>,
+    /// `max_storage_buffer_binding_size`.
+    pub max_binding: u64,
+    /// `min_storage_buffer_offset_alignment`.
+    pub alignment: u64,
+    /// Model the attention score matrix instead of flash attention.
+    pub materialised_attention: bool,
+}
+
+impl PlanArgs {
+    /// Defaults: native size, f32, batch 2, no budget, 128 MiB binding, 256 B alignment, flash attention.
+    pub fn new(source: ModelSource) -> Self {
+        PlanArgs {
+            source,
+            width: None,
+            height: None,
+            precision: DType::F32,
+            batch: 2,
+            budget: None,
+            max_binding: DEFAULT_MAX_BINDING,
+            alignment: DEFAULT_ALIGNMENT,
+            materialised_attention: false,
+        }
+    }
+}
+
+/// A named tensor and its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NamedSize {
+    /// The tensor's name.
+    pub name: String,
+    /// Its bytes.
+    pub bytes: u64,
+}
+
+/// The figures of one planned set of tensors (a phase, or the whole pipeline).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PhaseReport {
+    /// Phase name, or `pipeline`.
+    pub name: String,
+    /// Ops in the phase.
+    pub ops: usize,
+    /// Activation tensors planned (views excluded; persistent tensors from earlier phases included).
+    pub tensors: usize,
+    /// Distinct weights the phase reads.
+    pub weights: usize,
+    /// LOAD: the most bytes live at one op (aligned), a lower bound on the arena.
+    pub load: u64,
+    /// Arena bytes the planner found.
+    pub arena: u64,
+    /// arena / LOAD.
+    pub ratio: f64,
+    /// Whether the arena is certified optimal.
+    pub optimal: bool,
+    /// The planner's strategy.
+    pub method: String,
+    /// The largest activation.
+    pub largest: Option<NamedSize>,
+    /// Bytes of the weights the phase reads.
+    pub weight_bytes: u64,
+    /// LOAD of the same phase under the other attention model (materialised when planning flash, and the
+    /// reverse), for comparison.
+    pub load_other_attention: u64,
+}
+
+/// A tensor over `max_storage_buffer_binding_size`, which the runtime must rewrite (split or chunk).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Oversized {
+    /// The tensor.
+    pub name: String,
+    /// Its bytes.
+    pub bytes: u64,
+    /// `weight` or `activation`.
+    pub kind: String,
+}
+
+/// Everything `wgsd plan` prints.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlanReport {
+    /// Model name.
+    pub model: String,
+    /// Image width.
+    pub width: u32,
+    /// Image height.
+    pub height: u32,
+    /// Text encoder and U-Net batch.
+    pub batch: u32,
+    /// Images decoded.
+    pub images: u32,
+    /// `f32` or `f16`.
+    pub precision: String,
+    /// `flash` or `materialised`.
+    pub attention: String,
+    /// Offset alignment used.
+    pub alignment: u64,
+    /// Binding limit used.
+    pub max_binding: u64,
+    /// One report per phase, in graph order.
+    pub phases: Vec<PhaseReport>,
+    /// The whole pipeline in one arena.
+    pub pipeline: PhaseReport,
+    /// Bytes of all weights, resident for the whole run.
+    pub weight_bytes: u64,
+    /// Pipeline arena + resident weights.
+    pub total_device_bytes: u64,
+    /// The budget asked for, if any.
+    pub budget: Option<u64>,
+    /// Whether the total fits the budget.
+    pub fits_budget: Option<bool>,
+    /// Tensors over the binding limit, largest first.
+    pub oversized: Vec<Oversized>,
+    /// Wall time of building and planning, in seconds.
+    pub seconds: f64,
+    /// The pipeline plan's placements (offset of each planned tensor), for the timeline.
+    #[serde(skip)]
+    pub timeline: Option<Timeline>,
+}
+
+/// The pipeline plan in a form the timeline drawing reads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timeline {
+    /// One rectangle per tensor: (name, first op, last op, offset, bytes).
+    pub tensors: Vec<TimelineTensor>,
+    /// Phases: (name, first op, end op).
+    pub phases: Vec<(String, usize, usize)>,
+    /// Arena bytes.
+    pub arena: u64,
+    /// LOAD bytes.
+    pub load: u64,
+    /// Budget for activations (total budget − weights), if any.
+    pub budget: Option<u64>,
+    /// Title.
+    pub title: String,
+}
+
+/// One tensor of a [`Timeline`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimelineTensor {
+    /// Name.
+    pub name: String,
+    /// First op.
+    pub first: u32,
+    /// Last op (inclusive).
+    pub last: u32,
+    /// Offset in the arena.
+    pub offset: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+fn planner_limits(alignment: u64) -> Limits {
+    Limits {
+        alignment,
+        max_buffer_size: u64::MAX,
+        // Oversized tensors are reported by name instead of failing the plan.
+        max_binding_size: u64::MAX,
+    }
+}
+
+fn run_planner(usages: &[Usage], alignment: u64) -> Result<planner::Plan> {
+    let opts = Options {
+        time_limit: PLAN_TIME_LIMIT,
+    };
+    Ok(planner::plan(usages, &planner_limits(alignment), &opts)?)
+}
+
+fn phase_report(
+    graph: &Graph,
+    name: &str,
+    ops: std::ops::Range<usize>,
+    intervals: &[liveness::Interval],
+    alignment: u64,
+    load_other: u64,
+) -> Result<(PhaseReport, planner::Plan)> {
+    let plan = run_planner(&liveness::usages(intervals), alignment)?;
+    let load = liveness::load(intervals, alignment);
+    let arena = plan.arena();
+    let largest = intervals
+        .iter()
+        .max_by_key(|iv| iv.size)
+        .map(|iv| NamedSize {
+            name: graph.tensor(iv.tensor).name.clone(),
+            bytes: iv.size,
+        });
+    let mut used = vec![false; graph.tensors.len()];
+    for op in &graph.ops[ops.clone()] {
+        for t in op.inputs() {
+            let s = graph.storage(t);
+            if graph.tensor(s).role == Role::Weight {
+                used[s.index()] = true;
+            }
+        }
+    }
+    let weight_ids: Vec<usize> = (0..used.len()).filter(|&i| used[i]).collect();
+    let report = PhaseReport {
+        name: name.to_string(),
+        ops: ops.len(),
+        tensors: intervals.len(),
+        weights: weight_ids.len(),
+        load,
+        arena,
+        ratio: if load == 0 {
+            1.0
+        } else {
+            arena as f64 / load as f64
+        },
+        optimal: plan.optimal || arena == load,
+        method: plan.method.to_string(),
+        largest,
+        weight_bytes: weight_ids.iter().map(|&i| graph.tensors[i].bytes()).sum(),
+        load_other_attention: load_other,
+    };
+    Ok((report, plan))
+}
+
+fn resolve(args: &PlanArgs) -> Result<(PipelineConfig, RunShape)> {
+    let config = match &args.source {
+        ModelSource::Arch(a) => PipelineConfig::by_name(a)?,
+        ModelSource::Dir(d) => PipelineConfig::from_dir(d)?,
+    };
+    let native = config.native_size();
+    let run = RunShape {
+        width: args.width.unwrap_or(native),
+        height: args.height.unwrap_or(native),
+        batch: args.batch,
+    };
+    if !matches!(args.precision, DType::F32 | DType::F16) {
+        return Err(Error::Invalid("precision must be f32 or f16".into()));
+    }
+    if args.alignment == 0 || !args.alignment.is_power_of_two() {
+        return Err(Error::Invalid(format!(
+            "alignment {} is not a power of two",
+            args.alignment
+        )));
+    }
+    Ok((config, run))
+}
+
+/// Builds and plans the pipeline `args` describes.
+pub fn plan_model(args: &PlanArgs) -> Result<PlanReport> {
+    let start = Instant::now();
+    let (config, run) = resolve(args)?;
+    let opts = GraphOptions {
+        dtype: args.precision,
+        materialised_attention: args.materialised_attention,
+    };
+    let other = GraphOptions {
+        materialised_attention: !args.materialised_attention,
+        ..opts
+    };
+    let graph = pipeline_graph(&config, &run, opts)?;
+    let other_graph = pipeline_graph(&config, &run, other)?;
+    let all = liveness::intervals(&graph);
+    let all_other = liveness::intervals(&other_graph);
+    let align = args.alignment;
+
+    let mut phases = Vec::new();
+    for (p, po) in graph.phases.iter().zip(&other_graph.phases) {
+        let iv = liveness::clip(&all, p.ops.clone());
+        let load_other = liveness::load(&liveness::clip(&all_other, po.ops.clone()), align);
+        phases.push(phase_report(&graph, &p.name, p.ops.clone(), &iv, align, load_other)?.0);
+    }
+    debug_assert_eq!(
+        phases.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        PHASES
+    );
+    let load_other = liveness::load(&all_other, align);
+    let (pipeline, plan) = phase_report(
+        &graph,
+        "pipeline",
+        0..graph.ops.len(),
+        &all,
+        align,
+        load_other,
+    )?;
+
+    let weight_bytes = graph.weight_bytes();
+    let total = pipeline.arena + weight_bytes;
+    let mut oversized: Vec<Oversized> = graph
+        .tensors
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.alias_of.is_none() && t.bytes() > args.max_binding)
+        .filter(|(i, t)| t.is_weight() || all.iter().any(|iv| iv.tensor.index() == *i))
+        .map(|(_, t)| Oversized {
+            name: t.name.clone(),
+            bytes: t.bytes(),
+            kind: if t.is_weight() {
+                "weight"
+            } else {
+                "activation"
+            }
+            .into(),
+        })
+        .collect();
+    oversized.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.name.cmp(&b.name)));
+
+    let precision = if args.precision == DType::F16 {
+        "f16"
+    } else {
+        "f32"
+    };
+    let attention = if args.materialised_attention {
+        "materialised"
+    } else {
+        "flash"
+    };
+    let timeline = Timeline {
+        tensors: all
+            .iter()
+            .zip(&plan.placements)
+            .map(|(iv, pl)| TimelineTensor {
+                name: graph.tensor(iv.tensor).name.clone(),
+                first: iv.first,
+                last: iv.last,
+                offset: pl.offset + plan.buffer_sizes[..pl.buffer as usize].iter().sum::<u64>(),
+                bytes: iv.size,
+            })
+            .collect(),
+        phases: graph
+            .phases
+            .iter()
+            .map(|p| (p.name.clone(), p.ops.start, p.ops.end))
+            .collect(),
+        arena: pipeline.arena,
+        load: pipeline.load,
+        budget: args.budget.map(|b| b.saturating_sub(weight_bytes)),
+        title: format!(
+            "{} {}×{} batch {} {precision} {attention} attention",
+            config.name, run.width, run.height, run.batch
+        ),
+    };
+    Ok(PlanReport {
+        model: config.name.clone(),
+        width: run.width,
+        height: run.height,
+        batch: run.batch,
+        images: run.images(),
+        precision: precision.into(),
+        attention: attention.into(),
+        alignment: align,
+        max_binding: args.max_binding,
+        phases,
+        pipeline,
+        weight_bytes,
+        total_device_bytes: total,
+        budget: args.budget,
+        fits_budget: args.budget.map(|b| total <= b),
+        oversized,
+        seconds: start.elapsed().as_secs_f64(),
+        timeline: Some(timeline),
+    })
+}
+
+fn row(out: &mut String, p: &PhaseReport) {
+    let largest = p.largest.as_ref().map_or("-".to_string(), |l| {
+        format!("{} ({:.2})", l.name, mib(l.bytes))
+    });
+    let _ = writeln!(
+        out,
+        "{:<12} {:>5} {:>7} {:>10.2} {:>10.2} {:>6.3} {:>7} {:>10.2} {:>12.2}  {}",
+        p.name,
+        p.ops,
+        p.tensors,
+        mib(p.load),
+        mib(p.arena),
+        p.ratio,
+        if p.optimal { "yes" } else { "no" },
+        mib(p.weight_bytes),
+        mib(p.load_other_attention),
+        largest
+    );
+}
+
+/// The report as the text `wgsd plan` prints.
+pub fn format_report(r: &PlanReport) -> String {
+    let mut out = String::new();
+    let cfg = if r.batch == 2 * r.images {
+        format!("{} image(s) with classifier-free guidance", r.images)
+    } else {
+        format!("{} image(s), no guidance", r.images)
+    };
+    let other = if r.attention == "flash" {
+        "materialised"
+    } else {
+        "flash"
+    };
+    let _ = writeln!(
+        out,
+        "wgsd plan: {} at {}×{}, batch {} ({cfg}), {}, {} attention",
+        r.model, r.width, r.height, r.batch, r.precision, r.attention
+    );
+    let _ = writeln!(
+        out,
+        "limits: alignment {} B, max binding {}; planner: {}; sizes in MiB",
+        r.alignment,
+        format_mib(r.max_binding),
+        r.pipeline.method
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<12} {:>5} {:>7} {:>10} {:>10} {:>6} {:>7} {:>10} {:>12}  largest tensor",
+        "phase",
+        "ops",
+        "tensors",
+        "LOAD",
+        "arena",
+        "ratio",
+        "optimal",
+        "weights",
+        format!("LOAD {}", if other == "flash" { "flash" } else { "mat." }),
+    );
+    for p in &r.phases {
+        row(&mut out, p);
+    }
+    row(&mut out, &r.pipeline);
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "device bytes: arena {} + resident weights {} = {}",
+        format_mib(r.pipeline.arena),
+        format_mib(r.weight_bytes),
+        format_mib(r.total_device_bytes)
+    );
+    if let (Some(b), Some(fits)) = (r.budget, r.fits_budget) {
+        let _ = writeln!(
+            out,
+            "budget {}: {}",
+            format_mib(b),
+            if fits {
+                format!("fits ({} spare)", format_mib(b - r.total_device_bytes))
+            } else {
+                format!(
+                    "does NOT fit ({} over)",
+                    format_mib(r.total_device_bytes - b)
+                )
+            }
+        );
+    }
+    if !r.oversized.is_empty() {
+        let _ = writeln!(
+            out,
+            "needs a rewrite: {} tensor(s) over the {} max_storage_buffer_binding_size:",
+            r.oversized.len(),
+            format_mib(r.max_binding)
+        );
+        for o in r.oversized.iter().take(12) {
+            let _ = writeln!(out, "  {:<10} {:>10.2}  {}", o.kind, mib(o.bytes), o.name);
+        }
+        if r.oversized.len() > 12 {
+            let _ = writeln!(
+                out,
+                "  ... and {} more (see --json)",
+                r.oversized.len() - 12
+            );
+        }
+    }
+    let _ = writeln!(out, "planned in {:.3} s", r.seconds);
+    out
+}
+
+/// The figures of a MiniMalloc interval file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IntervalsReport {
+    /// The file.
+    pub file: String,
+    /// Buffers in it.
+    pub buffers: usize,
+    /// LOAD.
+    pub load: u64,
+    /// Arena found.
+    pub arena: u64,
+    /// arena / LOAD.
+    pub ratio: f64,
+    /// Certified optimal.
+    pub optimal: bool,
+    /// Planner strategy.
+    pub method: String,
+    /// Planning time in seconds.
+    pub seconds: f64,
+    /// The capacity asked for, if any.
+    pub capacity: Option<u64>,
+    /// Whether the arena fits the capacity.
+    pub fits: Option<bool>,
+}
+
+/// Parses a MiniMalloc CSV (`id,lower,upper,size`, half-open `[lower, upper)`) into usages.
+pub fn parse_intervals(path: &Path, text: &str) -> Result<Vec<Usage>> {
+    let mut usages = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || (n == 0 && line.starts_with(|c: char| c.is_ascii_alphabetic())) {
+            continue;
+        }
+        let bad = |why: String| Error::format(path, format!("line {}: {why}", n + 1));
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        if fields.len() != 4 {
+            return Err(bad(format!(
+                "expected 4 fields id,lower,upper,size, got {}",
+                fields.len()
+            )));
+        }
+        let num = |i: usize, what: &str| -> Result<i128> {
+            fields[i]
+                .parse::<i128>()
+                .map_err(|_| bad(format!("{what} {:?} is not an integer", fields[i])))
+        };
+        let (lower, upper, size) = (num(1, "lower")?, num(2, "upper")?, num(3, "size")?);
+        if size <= 0 {
+            return Err(bad(format!("size {size} must be positive")));
+        }
+        if lower < 0 || upper <= lower {
+            return Err(bad(format!(
+                "interval [{lower}, {upper}) is empty or negative"
+            )));
+        }
+        if upper > i128::from(u32::MAX) || size > i128::from(u64::MAX) {
+            return Err(bad("value too large".into()));
+        }
+        usages.push(Usage {
+            size: size as u64,
+            first: lower as u32,
+            last: (upper - 1) as u32,
+        });
+    }
+    if usages.is_empty() {
+        return Err(Error::format(path, "no intervals"));
+    }
+    Ok(usages)
+}
+
+/// Plans an interval file with alignment 1.
+pub fn plan_intervals(path: &Path, capacity: Option<u64>) -> Result<IntervalsReport> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let usages = parse_intervals(path, &text)?;
+    let start = Instant::now();
+    let limits = planner_limits(1);
+    let plan = planner::plan(&usages, &limits, &Options::default())?;
+    let seconds = start.elapsed().as_secs_f64();
+    let intervals: Vec<liveness::Interval> = usages
+        .iter()
+        .enumerate()
+        .map(|(i, u)| liveness::Interval {
+            tensor: crate::graph::TensorId(i as u32),
+            size: u.size,
+            first: u.first,
+            last: u.last,
+        })
+        .collect();
+    let load = liveness::load(&intervals, 1);
+    let arena = plan.arena();
+    Ok(IntervalsReport {
+        file: path.display().to_string(),
+        buffers: usages.len(),
+        load,
+        arena,
+        ratio: arena as f64 / load.max(1) as f64,
+        optimal: plan.optimal || arena == load,
+        method: plan.method.to_string(),
+        seconds,
+        capacity,
+        fits: capacity.map(|c| arena <= c),
+    })
+}
+
+/// The interval report as text.
+pub fn format_intervals(r: &IntervalsReport) -> String {
+    let mut out = format!(
+        "{}: {} buffers\nLOAD  {} bytes\narena {} bytes\nratio {:.4}{}\nmethod {}\ntime  {:.3} s\n",
+        r.file,
+        r.buffers,
+        r.load,
+        r.arena,
+        r.ratio,
+        if r.optimal { " (optimal)" } else { "" },
+        r.method,
+        r.seconds
+    );
+    if let (Some(c), Some(fits)) = (r.capacity, r.fits) {
+        let _ = writeln!(
+            out,
+            "capacity {c} bytes: {}",
+            if fits { "fits" } else { "does NOT fit" }
+        );
+    }
+    out
+}
