@@ -52,8 +52,34 @@ pub struct AttentionShape {
     pub causal: bool,
 }
 
+/// Which attention kernel to run. Both compute the same thing to f32 rounding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttentionKernel {
+    /// The GPU kernel: 16 queries per workgroup, 32-key tiles staged in workgroup memory.
+    Tiled,
+    /// One query per invocation with its rows in registers, no workgroup memory or barriers: faster on
+    /// software adapters (lavapipe). Needs D ≤ [`ROWS_MAX_HEAD_DIM`].
+    Rows,
+}
+
+/// The largest head size [`AttentionKernel::Rows`] handles.
+pub const ROWS_MAX_HEAD_DIM: u32 = 64;
+
+/// Invocations per workgroup of `attention_rows` (`ROW_WG` in the shader).
+const ROW_WG: u32 = 32;
+
+/// The kernel [`attention`] picks: [`AttentionKernel::Rows`] on a software adapter when D allows it,
+/// otherwise [`AttentionKernel::Tiled`].
+pub fn default_kernel(gpu: &Gpu, head_dim: u32) -> AttentionKernel {
+    if gpu.is_software() && head_dim <= ROWS_MAX_HEAD_DIM {
+        AttentionKernel::Rows
+    } else {
+        AttentionKernel::Tiled
+    }
+}
+
 /// `y = softmax(scale · Q Kᵀ [causal mask]) V` for every (batch, head): q `[B, Nq, H·D]`, k and v
-/// `[B, Nk, H·D]`, y `[B, Nq, H·D]`. y must not overlap q, k or v.
+/// `[B, Nk, H·D]`, y `[B, Nq, H·D]`. y must not overlap q, k or v. Runs [`default_kernel`].
 pub fn attention(
     gpu: &Gpu,
     arena: &ParamArena,
@@ -63,6 +89,20 @@ pub fn attention(
     y: &TensorView,
     shape: AttentionShape,
 ) -> Result<Dispatch> {
+    let kernel = default_kernel(gpu, shape.head_dim);
+    attention_with(gpu, arena, [q, k, v, y], shape, kernel)
+}
+
+/// [`attention`] with the kernel chosen by the caller (tests and benchmarks run both); `qkvy` is
+/// `[q, k, v, y]`.
+pub fn attention_with(
+    gpu: &Gpu,
+    arena: &ParamArena,
+    qkvy: [&TensorView; 4],
+    shape: AttentionShape,
+    kernel: AttentionKernel,
+) -> Result<Dispatch> {
+    let [q, k, v, y] = qkvy;
     let AttentionShape {
         batch,
         nq,
@@ -98,6 +138,11 @@ pub fn attention(
             max: limits.max_compute_workgroup_storage_size as u64,
         });
     }
+    if kernel == AttentionKernel::Rows && head_dim > ROWS_MAX_HEAD_DIM {
+        return Err(Error::Invalid(format!(
+            "attention: the rows kernel handles head sizes up to {ROWS_MAX_HEAD_DIM}, not {head_dim}"
+        )));
+    }
     let slices = head_dim.div_ceil(DV_MAX);
     let dv = head_dim.div_ceil(slices);
     let grid = [nq.div_ceil(BQ), heads * slices, batch];
@@ -120,10 +165,27 @@ pub fn attention(
         causal: causal as u32,
         scale,
     };
+    let (entry, pipeline, grid) = match kernel {
+        AttentionKernel::Tiled => (
+            "attention",
+            gpu.pipeline(&ATTENTION, "attention", elem, &[])?,
+            grid,
+        ),
+        AttentionKernel::Rows => (
+            "attention_rows",
+            gpu.pipeline(
+                &ATTENTION,
+                "attention_rows",
+                elem,
+                &[("ROW_D", head_dim as u64)],
+            )?,
+            [nq.div_ceil(ROW_WG), heads, batch],
+        ),
+    };
     dispatch(
         gpu,
-        format!("attention -> {}", y.name),
-        gpu.pipeline(&ATTENTION, "attention", elem, &[])?,
+        format!("{entry} -> {}", y.name),
+        pipeline,
         arena.push(gpu, &params)?,
         &[(1, q), (2, k), (3, v), (4, y)],
         grid,

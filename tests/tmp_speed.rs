@@ -1,0 +1,45 @@
+mod common;
+use common::*;
+use std::time::Instant;
+use wgsd::gpu::kernels::attention::{attention, AttentionShape};
+use wgsd::gpu::kernels::ParamArena;
+use wgsd::graph::DType;
+
+#[test]
+fn speed() {
+    let gpu = gpu();
+    let n: u32 = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let (heads, d) = (8u32, 40u32);
+    let len = (n * heads * d) as usize;
+    let q = gpu.upload("q", &random(len, 1, 1.0), DType::F32).unwrap();
+    let k = gpu.upload("k", &random(len, 2, 1.0), DType::F32).unwrap();
+    let v = gpu.upload("v", &random(len, 3, 1.0), DType::F32).unwrap();
+    let y = gpu.upload("y", &vec![0.0; len], DType::F32).unwrap();
+    let arena = ParamArena::new(gpu, 1);
+    let shape = AttentionShape {
+        batch: 1,
+        nq: n,
+        nk: n,
+        heads,
+        head_dim: d,
+        scale: 0.15,
+        causal: false,
+    };
+    let disp = attention(gpu, &arena, &q, &k, &v, &y, shape).unwrap();
+    let t = Instant::now();
+    gpu.run(&[&disp]).unwrap();
+    eprintln!("first {:?}", t.elapsed());
+    for _ in 0..2 {
+        let t = Instant::now();
+        gpu.run(&[&disp]).unwrap();
+        let s = t.elapsed().as_secs_f64();
+        eprintln!(
+            "{:.1} ms {:.2} GFLOP/s",
+            s * 1e3,
+            4.0 * (n as f64).powi(2) * (d * heads) as f64 / s / 1e9
+        );
+    }
+}
