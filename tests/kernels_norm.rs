@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use wgsd::cpu::norm as cpu;
-use wgsd::gpu::kernels::norm::{self as k, GroupNormShape, NormTensors};
+use wgsd::gpu::kernels::norm::{self as k, GroupNormOptions, GroupNormShape, NormTensors};
 use wgsd::graph::DType;
 
 /// Runs group norm on `x` (any values) and returns (gpu, reference).
@@ -304,4 +304,96 @@ fn layer_norm_widths() {
 #[test]
 fn layer_norm_is_stable_with_a_large_mean() {
     layer_norm_data(6, 769, DType::F32, 700, 1e-2, 1000.0);
+}
+
+#[test]
+fn group_norm_every_workgroup_size() {
+    // The adapter picks 256 threads (GPU) or 32 (software); both, and the extremes, must agree.
+    let shape = GroupNormShape {
+        batch: 2,
+        channels: 48,
+        spatial: 37 * 29,
+        groups: 16,
+    };
+    let n = (2 * 48 * 37 * 29) as usize;
+    let x: Vec<f32> = random(n, 800, 2.0).iter().map(|v| v + 0.7).collect();
+    let gamma = random(48, 801, 1.5);
+    let beta = random(48, 802, 0.5);
+    let want = cpu::group_norm(&x, &gamma, &beta, 2, 48, 37 * 29, 16, 1e-5, true);
+    for threads in [1, 8, 32, 64, 256] {
+        let out = run_both(
+            &[
+                Input {
+                    name: "x",
+                    data: x.clone(),
+                    dtype: DType::F32,
+                },
+                Input {
+                    name: "gamma",
+                    data: gamma.clone(),
+                    dtype: DType::F32,
+                },
+                Input {
+                    name: "beta",
+                    data: beta.clone(),
+                    dtype: DType::F32,
+                },
+            ],
+            &[
+                Output {
+                    name: "y",
+                    len: n,
+                    dtype: DType::F32,
+                },
+                Output {
+                    name: "scratch",
+                    len: k::group_norm_scratch_len(shape) as usize,
+                    dtype: DType::F32,
+                },
+            ],
+            &|g, p, v| {
+                let t = NormTensors {
+                    x: &v[0],
+                    gamma: &v[1],
+                    beta: &v[2],
+                    y: &v[3],
+                };
+                let options = GroupNormOptions {
+                    eps: 1e-5,
+                    silu: true,
+                    threads,
+                };
+                Ok(k::group_norm_with(g, p, t, &v[4], shape, options)?.into())
+            },
+        );
+        assert_close(
+            &out[0],
+            &want,
+            1e-5,
+            &format!("group_norm, {threads} threads"),
+        );
+    }
+    let g = gpu();
+    let arena = wgsd::gpu::kernels::ParamArena::new(g, 4);
+    let x = g.upload("x", &x, DType::F32).unwrap();
+    let gb = g.upload("gamma", &gamma, DType::F32).unwrap();
+    let s = g
+        .upload(
+            "s",
+            &vec![0.0; k::group_norm_scratch_len(shape) as usize],
+            DType::F32,
+        )
+        .unwrap();
+    let t = NormTensors {
+        x: &x,
+        gamma: &gb,
+        beta: &gb,
+        y: &x,
+    };
+    let bad = GroupNormOptions {
+        eps: 1e-5,
+        silu: false,
+        threads: 48,
+    };
+    assert!(k::group_norm_with(g, &arena, t, &s, shape, bad).is_err());
 }

@@ -43,3 +43,73 @@ fn speed() {
         );
     }
 }
+
+#[test]
+fn gn_speed() {
+    use wgsd::gpu::kernels::norm::*;
+    let gpu = gpu();
+    let shape = GroupNormShape {
+        batch: 1,
+        channels: 320,
+        spatial: 4096,
+        groups: 32,
+    };
+    let len = 320 * 4096;
+    let x = gpu.upload("x", &random(len, 1, 1.0), DType::F32).unwrap();
+    let g = gpu.upload("g", &random(320, 1, 1.0), DType::F32).unwrap();
+    let y = gpu.upload("y", &vec![0.0; len], DType::F32).unwrap();
+    let s = gpu
+        .upload(
+            "s",
+            &vec![0.0; group_norm_scratch_len(shape) as usize],
+            DType::F32,
+        )
+        .unwrap();
+    let arena = ParamArena::new(gpu, 2);
+    let t = NormTensors {
+        x: &x,
+        gamma: &g,
+        beta: &g,
+        y: &y,
+    };
+    let [a, b] = group_norm(gpu, &arena, t, &s, shape, 1e-5, true).unwrap();
+    gpu.run(&[&a, &b]).unwrap();
+    for _ in 0..3 {
+        let t = Instant::now();
+        gpu.run(&[&a]).unwrap();
+        let s1 = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        gpu.run(&[&b]).unwrap();
+        eprintln!(
+            "stats {:.2} ms apply {:.2} ms",
+            s1 * 1e3,
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
+}
+
+#[test]
+fn silu_speed() {
+    let gpu = gpu();
+    let len = 320 * 4096;
+    let x = gpu.upload("x", &random(len, 1, 1.0), DType::F32).unwrap();
+    let y = gpu.upload("y", &vec![0.0; len], DType::F32).unwrap();
+    let arena = ParamArena::new(gpu, 2);
+    let a =
+        wgsd::gpu::kernels::elementwise::unary(gpu, &arena, &x, &y, wgsd::graph::Activation::Silu)
+            .unwrap();
+    let b = wgsd::gpu::kernels::elementwise::scale(gpu, &arena, &x, &y, 2.0, 1.0).unwrap();
+    gpu.run(&[&a, &b]).unwrap();
+    for _ in 0..3 {
+        let t = Instant::now();
+        gpu.run(&[&a]).unwrap();
+        let s1 = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        gpu.run(&[&b]).unwrap();
+        eprintln!(
+            "silu {:.2} ms scale {:.2} ms",
+            s1 * 1e3,
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
+}

@@ -15,8 +15,13 @@ use crate::graph::DType;
 
 use super::{common_dtype, dispatch, expect_len, grid_1d, Dispatch, ParamArena};
 
-/// Threads per group-norm workgroup (`WG` in the shader); also the most splits a group can have.
+/// Most threads per group-norm workgroup (`WG_MAX` in the shader); also the most splits a group can have.
+/// Chunks are whole multiples of `4 · WG` so that any power-of-two workgroup size up to it divides them.
 const WG: u64 = 256;
+
+/// Group-norm threads per workgroup on software adapters (the `WG` override), where one CPU thread runs
+/// a workgroup and each barrier of the reduction tree switches between all its subgroups.
+const SOFTWARE_WG: u64 = 32;
 
 /// Elements one group-norm split aims at: 32 per thread. Enough work per workgroup to hide its two
 /// reductions, small enough that a U-Net group (10 channels × 64² = 40 960 elements) still gets 5 splits.
@@ -117,6 +122,26 @@ pub struct NormTensors<'a> {
     pub y: &'a TensorView,
 }
 
+/// Options of [`group_norm_with`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GroupNormOptions {
+    /// Added to the variance.
+    pub eps: f32,
+    /// Apply SiLU after the affine transform (diffusers' `norm` + `nonlinearity` in `ResnetBlock2D`).
+    pub silu: bool,
+    /// Threads per workgroup: a power of two from 1 to 256. [`group_norm_threads`] is the adapter's best.
+    pub threads: u32,
+}
+
+/// The group-norm workgroup size [`group_norm`] uses on `gpu`: 256, or 32 on a software adapter.
+pub fn group_norm_threads(gpu: &Gpu) -> u32 {
+    if gpu.is_software() {
+        SOFTWARE_WG as u32
+    } else {
+        WG as u32
+    }
+}
+
 /// Group normalisation, affine, SiLU optionally fused: x `[B, C, *]` → y, statistics per
 /// (batch, group) over (C/G)·spatial elements in f32. `scratch` is an f32 tensor of exactly
 /// [`group_norm_scratch_len`] elements, overwritten; it must not overlap x or y. Returns the two
@@ -130,6 +155,29 @@ pub fn group_norm(
     eps: f32,
     silu: bool,
 ) -> Result<[Dispatch; 2]> {
+    let options = GroupNormOptions {
+        eps,
+        silu,
+        threads: group_norm_threads(gpu),
+    };
+    group_norm_with(gpu, arena, t, scratch, shape, options)
+}
+
+/// [`group_norm`] with an explicit workgroup size (tests run every size on any adapter).
+pub fn group_norm_with(
+    gpu: &Gpu,
+    arena: &ParamArena,
+    t: NormTensors<'_>,
+    scratch: &TensorView,
+    shape: GroupNormShape,
+    options: GroupNormOptions,
+) -> Result<[Dispatch; 2]> {
+    let GroupNormOptions { eps, silu, threads } = options;
+    if !threads.is_power_of_two() || threads as u64 > WG {
+        return Err(Error::Invalid(format!(
+            "group_norm: {threads} threads per workgroup is not a power of two up to {WG}"
+        )));
+    }
     let NormTensors { x, gamma, beta, y } = t;
     shape.check()?;
     expect_len(x, shape.len(), "group_norm")?;
@@ -168,10 +216,11 @@ pub fn group_norm(
         ..Default::default()
     };
     let grid = [splits as u32, pairs as u32, 1];
+    let constants = [("WG", threads as u64)];
     let stats = dispatch(
         gpu,
         format!("group_norm_stats {} -> {}", x.name, scratch.name),
-        gpu.pipeline(&NORM, "group_norm_stats", elem, &[])?,
+        gpu.pipeline(&NORM, "group_norm_stats", elem, &constants)?,
         arena.push(gpu, &params)?,
         &[(1, x), (5, scratch)],
         grid,
@@ -179,7 +228,7 @@ pub fn group_norm(
     let apply = dispatch(
         gpu,
         format!("group_norm -> {}", y.name),
-        gpu.pipeline(&NORM, "group_norm_apply", elem, &[])?,
+        gpu.pipeline(&NORM, "group_norm_apply", elem, &constants)?,
         arena.push(gpu, &params)?,
         &[(1, x), (2, gamma), (3, beta), (4, y), (5, scratch)],
         grid,
