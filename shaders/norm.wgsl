@@ -40,10 +40,11 @@ struct Params {
 
 override WG: u32 = 256u;  // group norm threads: a power of two ≤ WG_MAX (fewer on software adapters)
 const WG_MAX: u32 = 256u;
-const LN_WG: u32 = 128u;
+override LN_WG: u32 = 128u;  // layer norm threads: a power of two ≤ LN_WG_MAX (8 on software adapters)
+const LN_WG_MAX: u32 = 128u;
 
 var<workgroup> stats: array<vec3<f32>, WG_MAX>;  // (count, mean, M2) per thread
-var<workgroup> sums: array<f32, LN_WG>;      // layer norm partial sums
+var<workgroup> sums: array<f32, LN_WG_MAX>;      // layer norm partial sums
 
 // Chan, Golub & LeVeque's pairwise merge of (count, mean, M2) summaries.
 fn merge(a: vec3<f32>, b: vec3<f32>) -> vec3<f32> {

@@ -241,6 +241,18 @@ fn layer_norm_case(rows: usize, width: usize, dtype: DType, seed: u64) {
 }
 
 fn layer_norm_data(rows: usize, width: usize, dtype: DType, seed: u64, spread: f32, mean: f32) {
+    layer_norm_threads(rows, width, dtype, seed, (spread, mean), None);
+}
+
+/// One layer-norm case; `threads` None is the adapter's choice.
+fn layer_norm_threads(
+    rows: usize,
+    width: usize,
+    dtype: DType,
+    seed: u64,
+    (spread, mean): (f32, f32),
+    threads: Option<u32>,
+) {
     let x: Vec<f32> = random(rows * width, seed, spread)
         .iter()
         .map(|v| v + mean)
@@ -279,14 +291,17 @@ fn layer_norm_data(rows: usize, width: usize, dtype: DType, seed: u64, spread: f
                 beta: &v[2],
                 y: &v[3],
             };
-            Ok(vec![k::layer_norm(g, p, t, width as u32, 1e-5)?])
+            Ok(vec![match threads {
+                None => k::layer_norm(g, p, t, width as u32, 1e-5)?,
+                Some(n) => k::layer_norm_with(g, p, t, width as u32, 1e-5, n)?,
+            }])
         },
     );
     assert_close(
         &out[0],
         &want,
         tolerance(dtype),
-        &format!("layer_norm {rows}×{width} {dtype:?}"),
+        &format!("layer_norm {rows}×{width} {dtype:?} threads {threads:?}"),
     );
 }
 
@@ -396,4 +411,13 @@ fn group_norm_every_workgroup_size() {
         threads: 48,
     };
     assert!(k::group_norm_with(g, &arena, t, &s, shape, bad).is_err());
+}
+
+#[test]
+fn layer_norm_every_workgroup_size() {
+    // The adapter picks 128 threads (GPU) or 8 (software); all sizes must agree.
+    for threads in [1, 8, 32, 128] {
+        layer_norm_threads(9, 769, DType::F32, 900, (2.0, 0.5), Some(threads));
+        layer_norm_threads(3, 5, DType::F32, 901, (2.0, 0.5), Some(threads));
+    }
 }

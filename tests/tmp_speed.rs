@@ -113,3 +113,27 @@ fn silu_speed() {
         );
     }
 }
+
+#[test]
+fn ln_speed() {
+    use wgsd::gpu::kernels::norm::*;
+    let gpu = gpu();
+    let len = 320 * 4096;
+    let x = gpu.upload("x", &random(len, 1, 1.0), DType::F32).unwrap();
+    let g = gpu.upload("g", &random(320, 1, 1.0), DType::F32).unwrap();
+    let y = gpu.upload("y", &vec![0.0; len], DType::F32).unwrap();
+    let arena = ParamArena::new(gpu, 2);
+    let t = NormTensors {
+        x: &x,
+        gamma: &g,
+        beta: &g,
+        y: &y,
+    };
+    let a = layer_norm(gpu, &arena, t, 320, 1e-5).unwrap();
+    gpu.run(&[&a]).unwrap();
+    for _ in 0..3 {
+        let t = Instant::now();
+        gpu.run(&[&a]).unwrap();
+        eprintln!("ln {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
+    }
+}
