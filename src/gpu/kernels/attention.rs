@@ -1,8 +1,13 @@
 //! Flash attention (`shaders/attention.wgsl`): [`Op::Attention`].
 //!
-//! The score matrix `[heads, Nq, Nk]` is never stored: each workgroup streams key tiles through workgroup
-//! memory and keeps an online softmax. Any head size D works: the score phase loops over D in chunks of 64
-//! and the output's D columns are split into slices of at most 64 (one workgroup per slice).
+//! The score matrix `[heads, Nq, Nk]` is never stored. Two kernels compute the same thing:
+//! - [`AttentionKernel::Tiled`], for GPUs: each workgroup streams key tiles through workgroup memory and
+//!   keeps an online softmax. Any head size D works: the score phase loops over D in chunks of 64 and the
+//!   output's D columns are split into slices of at most 64 (one workgroup per slice).
+//! - [`AttentionKernel::Rows`], for software adapters and D ≤ 64: one invocation per query, its rows in
+//!   registers, no workgroup memory and no barriers.
+//!
+//! [`attention`] picks one with [`default_kernel`].
 //!
 //! [`Op::Attention`]: crate::graph::Op::Attention
 
@@ -130,29 +135,42 @@ pub fn attention_with(
     expect_len(y, q_len, "attention")?;
     let elem = common_dtype(&[q, k, v, y], "attention")?;
     let limits = gpu.limits();
-    if limits.max_compute_workgroup_storage_size < WORKGROUP_BYTES {
-        return Err(Error::Limit {
-            what: "attention workgroup memory".into(),
-            limit: "max_compute_workgroup_storage_size",
-            needed: WORKGROUP_BYTES as u64,
-            max: limits.max_compute_workgroup_storage_size as u64,
-        });
-    }
-    if kernel == AttentionKernel::Rows && head_dim > ROWS_MAX_HEAD_DIM {
-        return Err(Error::Invalid(format!(
-            "attention: the rows kernel handles head sizes up to {ROWS_MAX_HEAD_DIM}, not {head_dim}"
-        )));
-    }
     let slices = head_dim.div_ceil(DV_MAX);
     let dv = head_dim.div_ceil(slices);
-    let grid = [nq.div_ceil(BQ), heads * slices, batch];
-    let max = limits.max_compute_workgroups_per_dimension;
+    let (entry, constants, grid) = match kernel {
+        AttentionKernel::Tiled => {
+            if limits.max_compute_workgroup_storage_size < WORKGROUP_BYTES {
+                return Err(Error::Limit {
+                    what: "attention workgroup memory".into(),
+                    limit: "max_compute_workgroup_storage_size",
+                    needed: WORKGROUP_BYTES as u64,
+                    max: limits.max_compute_workgroup_storage_size as u64,
+                });
+            }
+            let grid = [
+                nq.div_ceil(BQ) as u64,
+                heads as u64 * slices as u64,
+                batch as u64,
+            ];
+            ("attention", vec![], grid)
+        }
+        AttentionKernel::Rows => {
+            if head_dim > ROWS_MAX_HEAD_DIM {
+                return Err(Error::Invalid(format!(
+                    "attention: the rows kernel handles head sizes up to {ROWS_MAX_HEAD_DIM}, not {head_dim}"
+                )));
+            }
+            let grid = [nq.div_ceil(ROW_WG) as u64, heads as u64, batch as u64];
+            ("attention_rows", vec![("ROW_D", head_dim as u64)], grid)
+        }
+    };
+    let max = limits.max_compute_workgroups_per_dimension as u64;
     if let Some(&n) = grid.iter().find(|&&n| n > max) {
         return Err(Error::Limit {
-            what: format!("attention grid {grid:?}"),
+            what: format!("{entry} grid {grid:?}"),
             limit: "max_compute_workgroups_per_dimension",
-            needed: n as u64,
-            max: max as u64,
+            needed: n,
+            max,
         });
     }
     let params = Params {
@@ -165,29 +183,12 @@ pub fn attention_with(
         causal: causal as u32,
         scale,
     };
-    let (entry, pipeline, grid) = match kernel {
-        AttentionKernel::Tiled => (
-            "attention",
-            gpu.pipeline(&ATTENTION, "attention", elem, &[])?,
-            grid,
-        ),
-        AttentionKernel::Rows => (
-            "attention_rows",
-            gpu.pipeline(
-                &ATTENTION,
-                "attention_rows",
-                elem,
-                &[("ROW_D", head_dim as u64)],
-            )?,
-            [nq.div_ceil(ROW_WG), heads, batch],
-        ),
-    };
     dispatch(
         gpu,
         format!("{entry} -> {}", y.name),
-        pipeline,
+        gpu.pipeline(&ATTENTION, entry, elem, &constants)?,
         arena.push(gpu, &params)?,
         &[(1, q), (2, k), (3, v), (4, y)],
-        grid,
+        grid.map(|g| g as u32),
     )
 }
