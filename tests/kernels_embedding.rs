@@ -165,7 +165,7 @@ fn token_embedding_clip_table_larger_than_a_binding() {
     // kernel binds two row ranges; ids on both sides of the cut are looked up.
     let (vocab, channels, tokens) = (49408usize, 768usize, 77usize);
     let g = gpu();
-    let max = g.limits().max_storage_buffer_binding_size as u64;
+    let max = g.limits().max_storage_buffer_binding_size;
     let split = k::token_table_split(vocab as u64, channels as u64 * 4, 256, max).unwrap();
     assert_eq!(split < vocab as u64, max < (vocab * channels * 4) as u64);
     let mut ids: Vec<u32> = (0..tokens as u32).map(|i| i * 641 % vocab as u32).collect();

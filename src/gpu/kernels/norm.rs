@@ -83,7 +83,7 @@ impl GroupNormShape {
         if self.batch == 0 || self.channels == 0 || self.spatial == 0 || self.groups == 0 {
             return Err(Error::Invalid(format!("group_norm: empty shape {self:?}")));
         }
-        if self.channels % self.groups != 0 {
+        if !self.channels.is_multiple_of(self.groups) {
             return Err(Error::Invalid(format!(
                 "group_norm: {} groups do not divide {} channels",
                 self.groups, self.channels
@@ -282,7 +282,7 @@ pub fn layer_norm_with(
         )));
     }
     let NormTensors { x, gamma, beta, y } = t;
-    if width == 0 || x.len % width as u64 != 0 || x.len == 0 {
+    if width == 0 || !x.len.is_multiple_of(width as u64) || x.len == 0 {
         return Err(Error::Invalid(format!(
             "layer_norm: tensor {} of {} elements is not rows of {width}",
             x.name, x.len
