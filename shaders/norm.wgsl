@@ -20,7 +20,7 @@ struct Params {
     groups: u32,        // group norm: B·G, the number of (batch, group) pairs
     group_len: u32,     // group norm: elements per pair, (C/G)·spatial
     chunk: u32,         // group norm: elements per split
-    splits: u32,        // group norm: splits per pair (≤ WG)
+    splits: u32,        // group norm: splits per pair (≤ WG_MAX)
     spatial: u32,       // group norm: H·W
     ch_per_group: u32,  // group norm: C/G
     num_groups: u32,    // group norm: G
@@ -38,11 +38,13 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<Elem>;             // output, shape of x
 @group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>; // group norm scratch [B·G·splits]: (count, mean, M2, 0)
 
-const WG: u32 = 256u;
-const LN_WG: u32 = 128u;
+override WG: u32 = 256u;  // group norm threads: a power of two ≤ WG_MAX (fewer on software adapters)
+const WG_MAX: u32 = 256u;
+override LN_WG: u32 = 128u;  // layer norm threads: a power of two ≤ LN_WG_MAX (8 on software adapters)
+const LN_WG_MAX: u32 = 128u;
 
-var<workgroup> stats: array<vec3<f32>, WG>;  // (count, mean, M2) per thread
-var<workgroup> sums: array<f32, LN_WG>;      // layer norm partial sums
+var<workgroup> stats: array<vec3<f32>, WG_MAX>;  // (count, mean, M2) per thread
+var<workgroup> sums: array<f32, LN_WG_MAX>;      // layer norm partial sums
 
 // Chan, Golub & LeVeque's pairwise merge of (count, mean, M2) summaries.
 fn merge(a: vec3<f32>, b: vec3<f32>) -> vec3<f32> {
@@ -104,8 +106,8 @@ fn group_norm_apply(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
     let pair = wid.y;
     if (pair >= p.groups || split >= p.splits) { return; }
     var mine = vec3<f32>(0.0);
-    if (lid < p.splits) {
-        mine = partials[pair * p.splits + lid].xyz;
+    for (var s = lid; s < p.splits; s += WG) {
+        mine = merge(mine, partials[pair * p.splits + s].xyz);
     }
     let total = reduce_stats(lid, mine);
     let mean = total.y;  // of x − x0
@@ -115,14 +117,26 @@ fn group_norm_apply(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
     let c0 = (pair % p.num_groups) * p.ch_per_group;
     let start = split * p.chunk;
     let end = min(start + p.chunk, p.group_len);
-    for (var i = start + lid; i < end; i += WG) {
-        let c = c0 + i / p.spatial;
+    // The channel of element i is c0 + i / spatial; it is tracked incrementally (one integer division per
+    // thread instead of one per element: CPU adapters have no vector integer division).
+    let first = start + lid;
+    var c = c0 + first / p.spatial;
+    var r = first % p.spatial;
+    let step_c = WG / p.spatial;
+    let step_r = WG % p.spatial;
+    for (var i = first; i < end; i += WG) {
         let scale = rstd * f32(gamma[c]);
         var v = ((f32(x[base + i]) - x0) - mean) * scale + f32(beta[c]);
         if (p.silu == 1u) {
             v = v / (1.0 + exp(-v));
         }
         y[base + i] = Elem(v);
+        c += step_c;
+        r += step_r;
+        if (r >= p.spatial) {
+            r -= p.spatial;
+            c += 1u;
+        }
     }
 }
 

@@ -6,7 +6,9 @@ mod common;
 
 use common::*;
 use wgsd::cpu::attention as cpu;
-use wgsd::gpu::kernels::attention::{self as k, AttentionShape};
+use wgsd::gpu::kernels::attention::{
+    self as k, AttentionKernel, AttentionShape, ROWS_MAX_HEAD_DIM,
+};
 use wgsd::graph::DType;
 
 /// Runs one case; `spread` is the range of q and k, so scores are peaky enough to test the softmax.
@@ -38,37 +40,51 @@ fn case(shape: AttentionShape, dtype: DType, spread: f32, seed: u64) {
         scale,
         causal,
     );
-    let out = run_both(
-        &[
-            Input {
-                name: "q",
-                data: q,
+    let mut kernels = vec![AttentionKernel::Tiled];
+    if head_dim <= ROWS_MAX_HEAD_DIM {
+        kernels.push(AttentionKernel::Rows);
+    }
+    for kernel in kernels {
+        let out = run_both(
+            &[
+                Input {
+                    name: "q",
+                    data: q.clone(),
+                    dtype,
+                },
+                Input {
+                    name: "k",
+                    data: kk.clone(),
+                    dtype,
+                },
+                Input {
+                    name: "v",
+                    data: v.clone(),
+                    dtype,
+                },
+            ],
+            &[Output {
+                name: "y",
+                len: nq_len,
                 dtype,
+            }],
+            &|g, p, t| {
+                Ok(vec![k::attention_with(
+                    g,
+                    p,
+                    [&t[0], &t[1], &t[2], &t[3]],
+                    shape,
+                    kernel,
+                )?])
             },
-            Input {
-                name: "k",
-                data: kk,
-                dtype,
-            },
-            Input {
-                name: "v",
-                data: v,
-                dtype,
-            },
-        ],
-        &[Output {
-            name: "y",
-            len: nq_len,
-            dtype,
-        }],
-        &|g, p, t| Ok(vec![k::attention(g, p, &t[0], &t[1], &t[2], &t[3], shape)?]),
-    );
-    assert_close(
-        &out[0],
-        &want,
-        tolerance(dtype),
-        &format!("attention {shape:?} {dtype:?}"),
-    );
+        );
+        assert_close(
+            &out[0],
+            &want,
+            tolerance(dtype),
+            &format!("attention {kernel:?} {shape:?} {dtype:?}"),
+        );
+    }
 }
 
 fn shape(batch: u32, nq: u32, nk: u32, heads: u32, head_dim: u32, causal: bool) -> AttentionShape {
@@ -145,4 +161,16 @@ fn invalid_shapes_are_errors() {
         .to_string();
     assert!(err.contains("expected 30"), "{err}");
     assert!(k::attention(g, &arena, &t, &t, &t, &t, shape(1, 3, 0, 2, 4, false)).is_err());
+    let big = shape(1, 1, 1, 1, 80, false);
+    let t80 = g.upload("t80", &[0.0; 80], DType::F32).unwrap();
+    let err = k::attention_with(
+        g,
+        &arena,
+        [&t80, &t80, &t80, &t80],
+        big,
+        AttentionKernel::Rows,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("rows kernel"), "{err}");
 }

@@ -4,8 +4,10 @@
 //! - token embedding: a gather plus one addition, so f32 is within 1 ulp (relative L2 ≤ 1e-7), f16 ≤ 2e-3;
 //! - timestep embedding: the argument t · freq reaches 999 rad, and freq is an f32 (as in diffusers, which
 //!   computes the whole embedding in f32), so the argument itself carries up to 999 · 2⁻²⁴ ≈ 6e-5 rad of
-//!   rounding. Against the exact f64 reference the kernel reaches a maximum absolute error ≤ 1e-4 and a
-//!   relative L2 error ≤ 5e-5 (f32); with f16 output, the f16 rounding (≤ 4.9e-4) dominates.
+//!   rounding. Against the exact f64 reference, over t = 0..=999 at dim 320, the kernel measured a maximum
+//!   absolute error of 3.9e-5 and a relative L2 error of 4.8e-6 (diffusers' own f32 arithmetic, emulated:
+//!   5.9e-5 and 5.6e-6). Asserted: max abs ≤ 6e-5, relative L2 ≤ 1e-5 (f32); with f16 output the f16
+//!   rounding (≤ 4.9e-4) dominates: max abs ≤ 1e-3, relative L2 ≤ 2e-3.
 
 mod common;
 
@@ -43,7 +45,7 @@ fn timestep_case(t: &[f32], dim: usize, flip: bool, shift: f32, dtype: DType) {
     let what = format!("timestep_embedding dim={dim} flip={flip} shift={shift} {dtype:?}");
     let (abs_tol, l2_tol) = match dtype {
         DType::F16 => (1e-3, 2e-3),
-        _ => (1e-4, 5e-5),
+        _ => (6e-5, 1e-5),
     };
     let err = max_abs(&out[0], &want);
     assert!(err <= abs_tol, "{what}: max abs error {err:.3e}");
@@ -163,7 +165,7 @@ fn token_embedding_clip_table_larger_than_a_binding() {
     // kernel binds two row ranges; ids on both sides of the cut are looked up.
     let (vocab, channels, tokens) = (49408usize, 768usize, 77usize);
     let g = gpu();
-    let max = g.limits().max_storage_buffer_binding_size as u64;
+    let max = g.limits().max_storage_buffer_binding_size;
     let split = k::token_table_split(vocab as u64, channels as u64 * 4, 256, max).unwrap();
     assert_eq!(split < vocab as u64, max < (vocab * channels * 4) as u64);
     let mut ids: Vec<u32> = (0..tokens as u32).map(|i| i * 641 % vocab as u32).collect();

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use wgsd::cpu::norm as cpu;
-use wgsd::gpu::kernels::norm::{self as k, GroupNormShape, NormTensors};
+use wgsd::gpu::kernels::norm::{self as k, GroupNormOptions, GroupNormShape, NormTensors};
 use wgsd::graph::DType;
 
 /// Runs group norm on `x` (any values) and returns (gpu, reference).
@@ -241,6 +241,18 @@ fn layer_norm_case(rows: usize, width: usize, dtype: DType, seed: u64) {
 }
 
 fn layer_norm_data(rows: usize, width: usize, dtype: DType, seed: u64, spread: f32, mean: f32) {
+    layer_norm_threads(rows, width, dtype, seed, (spread, mean), None);
+}
+
+/// One layer-norm case; `threads` None is the adapter's choice.
+fn layer_norm_threads(
+    rows: usize,
+    width: usize,
+    dtype: DType,
+    seed: u64,
+    (spread, mean): (f32, f32),
+    threads: Option<u32>,
+) {
     let x: Vec<f32> = random(rows * width, seed, spread)
         .iter()
         .map(|v| v + mean)
@@ -279,14 +291,17 @@ fn layer_norm_data(rows: usize, width: usize, dtype: DType, seed: u64, spread: f
                 beta: &v[2],
                 y: &v[3],
             };
-            Ok(vec![k::layer_norm(g, p, t, width as u32, 1e-5)?])
+            Ok(vec![match threads {
+                None => k::layer_norm(g, p, t, width as u32, 1e-5)?,
+                Some(n) => k::layer_norm_with(g, p, t, width as u32, 1e-5, n)?,
+            }])
         },
     );
     assert_close(
         &out[0],
         &want,
         tolerance(dtype),
-        &format!("layer_norm {rows}×{width} {dtype:?}"),
+        &format!("layer_norm {rows}×{width} {dtype:?} threads {threads:?}"),
     );
 }
 
@@ -304,4 +319,105 @@ fn layer_norm_widths() {
 #[test]
 fn layer_norm_is_stable_with_a_large_mean() {
     layer_norm_data(6, 769, DType::F32, 700, 1e-2, 1000.0);
+}
+
+#[test]
+fn group_norm_every_workgroup_size() {
+    // The adapter picks 256 threads (GPU) or 32 (software); both, and the extremes, must agree.
+    let shape = GroupNormShape {
+        batch: 2,
+        channels: 48,
+        spatial: 37 * 29,
+        groups: 16,
+    };
+    let n = (2 * 48 * 37 * 29) as usize;
+    let x: Vec<f32> = random(n, 800, 2.0).iter().map(|v| v + 0.7).collect();
+    let gamma = random(48, 801, 1.5);
+    let beta = random(48, 802, 0.5);
+    let want = cpu::group_norm(&x, &gamma, &beta, 2, 48, 37 * 29, 16, 1e-5, true);
+    for threads in [1, 8, 32, 64, 256] {
+        let out = run_both(
+            &[
+                Input {
+                    name: "x",
+                    data: x.clone(),
+                    dtype: DType::F32,
+                },
+                Input {
+                    name: "gamma",
+                    data: gamma.clone(),
+                    dtype: DType::F32,
+                },
+                Input {
+                    name: "beta",
+                    data: beta.clone(),
+                    dtype: DType::F32,
+                },
+            ],
+            &[
+                Output {
+                    name: "y",
+                    len: n,
+                    dtype: DType::F32,
+                },
+                Output {
+                    name: "scratch",
+                    len: k::group_norm_scratch_len(shape) as usize,
+                    dtype: DType::F32,
+                },
+            ],
+            &|g, p, v| {
+                let t = NormTensors {
+                    x: &v[0],
+                    gamma: &v[1],
+                    beta: &v[2],
+                    y: &v[3],
+                };
+                let options = GroupNormOptions {
+                    eps: 1e-5,
+                    silu: true,
+                    threads,
+                };
+                Ok(k::group_norm_with(g, p, t, &v[4], shape, options)?.into())
+            },
+        );
+        assert_close(
+            &out[0],
+            &want,
+            1e-5,
+            &format!("group_norm, {threads} threads"),
+        );
+    }
+    let g = gpu();
+    let arena = wgsd::gpu::kernels::ParamArena::new(g, 4);
+    let x = g.upload("x", &x, DType::F32).unwrap();
+    let gb = g.upload("gamma", &gamma, DType::F32).unwrap();
+    let s = g
+        .upload(
+            "s",
+            &vec![0.0; k::group_norm_scratch_len(shape) as usize],
+            DType::F32,
+        )
+        .unwrap();
+    let t = NormTensors {
+        x: &x,
+        gamma: &gb,
+        beta: &gb,
+        y: &x,
+    };
+    let bad = GroupNormOptions {
+        eps: 1e-5,
+        silu: false,
+        threads: 48,
+    };
+    assert!(k::group_norm_with(g, &arena, t, &s, shape, bad).is_err());
+}
+
+#[test]
+fn layer_norm_every_workgroup_size() {
+    // The adapter picks 128 threads (GPU) or 8 (software); all sizes must agree.
+    for threads in [1, 8, 32, 128] {
+        layer_norm_threads(9, 769, DType::F32, 900, (2.0, 0.5), Some(threads));
+        layer_norm_threads(3, 5, DType::F32, 901, (2.0, 0.5), Some(threads));
+    }
 }

@@ -1,8 +1,13 @@
 //! Flash attention (`shaders/attention.wgsl`): [`Op::Attention`].
 //!
-//! The score matrix `[heads, Nq, Nk]` is never stored: each workgroup streams key tiles through workgroup
-//! memory and keeps an online softmax. Any head size D works: the score phase loops over D in chunks of 64
-//! and the output's D columns are split into slices of at most 64 (one workgroup per slice).
+//! The score matrix `[heads, Nq, Nk]` is never stored. Two kernels compute the same thing:
+//! - [`AttentionKernel::Tiled`], for GPUs: each workgroup streams key tiles through workgroup memory and
+//!   keeps an online softmax. Any head size D works: the score phase loops over D in chunks of 64 and the
+//!   output's D columns are split into slices of at most 64 (one workgroup per slice).
+//! - [`AttentionKernel::Rows`], for software adapters and D ≤ 64: one invocation per query, its rows in
+//!   registers, no workgroup memory and no barriers.
+//!
+//! [`attention`] picks one with [`default_kernel`].
 //!
 //! [`Op::Attention`]: crate::graph::Op::Attention
 
@@ -52,8 +57,34 @@ pub struct AttentionShape {
     pub causal: bool,
 }
 
+/// Which attention kernel to run. Both compute the same thing to f32 rounding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttentionKernel {
+    /// The GPU kernel: 16 queries per workgroup, 32-key tiles staged in workgroup memory.
+    Tiled,
+    /// One query per invocation with its rows in registers, no workgroup memory or barriers: faster on
+    /// software adapters (lavapipe). Needs D ≤ [`ROWS_MAX_HEAD_DIM`].
+    Rows,
+}
+
+/// The largest head size [`AttentionKernel::Rows`] handles.
+pub const ROWS_MAX_HEAD_DIM: u32 = 64;
+
+/// Invocations per workgroup of `attention_rows` (`ROW_WG` in the shader).
+const ROW_WG: u32 = 32;
+
+/// The kernel [`attention`] picks: [`AttentionKernel::Rows`] on a software adapter when D allows it,
+/// otherwise [`AttentionKernel::Tiled`].
+pub fn default_kernel(gpu: &Gpu, head_dim: u32) -> AttentionKernel {
+    if gpu.is_software() && head_dim <= ROWS_MAX_HEAD_DIM {
+        AttentionKernel::Rows
+    } else {
+        AttentionKernel::Tiled
+    }
+}
+
 /// `y = softmax(scale · Q Kᵀ [causal mask]) V` for every (batch, head): q `[B, Nq, H·D]`, k and v
-/// `[B, Nk, H·D]`, y `[B, Nq, H·D]`. y must not overlap q, k or v.
+/// `[B, Nk, H·D]`, y `[B, Nq, H·D]`. y must not overlap q, k or v. Runs [`default_kernel`].
 pub fn attention(
     gpu: &Gpu,
     arena: &ParamArena,
@@ -63,6 +94,20 @@ pub fn attention(
     y: &TensorView,
     shape: AttentionShape,
 ) -> Result<Dispatch> {
+    let kernel = default_kernel(gpu, shape.head_dim);
+    attention_with(gpu, arena, [q, k, v, y], shape, kernel)
+}
+
+/// [`attention`] with the kernel chosen by the caller (tests and benchmarks run both); `qkvy` is
+/// `[q, k, v, y]`.
+pub fn attention_with(
+    gpu: &Gpu,
+    arena: &ParamArena,
+    qkvy: [&TensorView; 4],
+    shape: AttentionShape,
+    kernel: AttentionKernel,
+) -> Result<Dispatch> {
+    let [q, k, v, y] = qkvy;
     let AttentionShape {
         batch,
         nq,
@@ -90,24 +135,42 @@ pub fn attention(
     expect_len(y, q_len, "attention")?;
     let elem = common_dtype(&[q, k, v, y], "attention")?;
     let limits = gpu.limits();
-    if limits.max_compute_workgroup_storage_size < WORKGROUP_BYTES {
-        return Err(Error::Limit {
-            what: "attention workgroup memory".into(),
-            limit: "max_compute_workgroup_storage_size",
-            needed: WORKGROUP_BYTES as u64,
-            max: limits.max_compute_workgroup_storage_size as u64,
-        });
-    }
     let slices = head_dim.div_ceil(DV_MAX);
     let dv = head_dim.div_ceil(slices);
-    let grid = [nq.div_ceil(BQ), heads * slices, batch];
-    let max = limits.max_compute_workgroups_per_dimension;
+    let (entry, constants, grid) = match kernel {
+        AttentionKernel::Tiled => {
+            if limits.max_compute_workgroup_storage_size < WORKGROUP_BYTES {
+                return Err(Error::Limit {
+                    what: "attention workgroup memory".into(),
+                    limit: "max_compute_workgroup_storage_size",
+                    needed: WORKGROUP_BYTES as u64,
+                    max: limits.max_compute_workgroup_storage_size as u64,
+                });
+            }
+            let grid = [
+                nq.div_ceil(BQ) as u64,
+                heads as u64 * slices as u64,
+                batch as u64,
+            ];
+            ("attention", vec![], grid)
+        }
+        AttentionKernel::Rows => {
+            if head_dim > ROWS_MAX_HEAD_DIM {
+                return Err(Error::Invalid(format!(
+                    "attention: the rows kernel handles head sizes up to {ROWS_MAX_HEAD_DIM}, not {head_dim}"
+                )));
+            }
+            let grid = [nq.div_ceil(ROW_WG) as u64, heads as u64, batch as u64];
+            ("attention_rows", vec![("ROW_D", head_dim as u64)], grid)
+        }
+    };
+    let max = limits.max_compute_workgroups_per_dimension as u64;
     if let Some(&n) = grid.iter().find(|&&n| n > max) {
         return Err(Error::Limit {
-            what: format!("attention grid {grid:?}"),
+            what: format!("{entry} grid {grid:?}"),
             limit: "max_compute_workgroups_per_dimension",
-            needed: n as u64,
-            max: max as u64,
+            needed: n,
+            max,
         });
     }
     let params = Params {
@@ -122,10 +185,10 @@ pub fn attention(
     };
     dispatch(
         gpu,
-        format!("attention -> {}", y.name),
-        gpu.pipeline(&ATTENTION, "attention", elem, &[])?,
+        format!("{entry} -> {}", y.name),
+        gpu.pipeline(&ATTENTION, entry, elem, &constants)?,
         arena.push(gpu, &params)?,
         &[(1, q), (2, k), (3, v), (4, y)],
-        grid,
+        grid.map(|g| g as u32),
     )
 }

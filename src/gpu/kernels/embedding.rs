@@ -144,27 +144,27 @@ pub fn token_embedding(
             ids.name, ids.dtype
         )));
     }
-    if tokens == 0 || ids.len % tokens as u64 != 0 || ids.len == 0 {
+    if tokens == 0 || !ids.len.is_multiple_of(tokens as u64) || ids.len == 0 {
         return Err(Error::Invalid(format!(
             "token_embedding: ids {} ({} elements) are not rows of {tokens} tokens",
             ids.name, ids.len
         )));
     }
     let rows = ids.len;
-    if y.len % rows != 0 || y.len == 0 {
+    if !y.len.is_multiple_of(rows) || y.len == 0 {
         return Err(Error::Invalid(format!(
             "token_embedding: output {} ({} elements) is not {rows} rows",
             y.name, y.len
         )));
     }
     let channels = y.len / rows;
-    if token.len % channels != 0 || token.len == 0 {
+    if !token.len.is_multiple_of(channels) || token.len == 0 {
         return Err(Error::Invalid(format!(
             "token_embedding: token table {} ({} elements) is not rows of {channels}",
             token.name, token.len
         )));
     }
-    if position.len % channels != 0 || position.len / channels < tokens as u64 {
+    if !position.len.is_multiple_of(channels) || position.len / channels < tokens as u64 {
         return Err(Error::Invalid(format!(
             "token_embedding: position table {} ({} elements) has fewer than {tokens} rows of {channels}",
             position.name, position.len
@@ -178,7 +178,7 @@ pub fn token_embedding(
         vocab,
         row_bytes,
         limits.min_storage_buffer_offset_alignment as u64,
-        limits.max_storage_buffer_binding_size as u64,
+        limits.max_storage_buffer_binding_size,
     )?;
     let (part0, part1) = if rows0 == vocab {
         (token.clone(), token.clone())

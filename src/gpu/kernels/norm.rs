@@ -15,8 +15,13 @@ use crate::graph::DType;
 
 use super::{common_dtype, dispatch, expect_len, grid_1d, Dispatch, ParamArena};
 
-/// Threads per group-norm workgroup (`WG` in the shader); also the most splits a group can have.
+/// Most threads per group-norm workgroup (`WG_MAX` in the shader); also the most splits a group can have.
+/// Chunks are whole multiples of `4 · WG` so that any power-of-two workgroup size up to it divides them.
 const WG: u64 = 256;
+
+/// Group-norm threads per workgroup on software adapters (the `WG` override), where one CPU thread runs
+/// a workgroup and each barrier of the reduction tree switches between all its subgroups.
+const SOFTWARE_WG: u64 = 32;
 
 /// Elements one group-norm split aims at: 32 per thread. Enough work per workgroup to hide its two
 /// reductions, small enough that a U-Net group (10 channels × 64² = 40 960 elements) still gets 5 splits.
@@ -78,7 +83,7 @@ impl GroupNormShape {
         if self.batch == 0 || self.channels == 0 || self.spatial == 0 || self.groups == 0 {
             return Err(Error::Invalid(format!("group_norm: empty shape {self:?}")));
         }
-        if self.channels % self.groups != 0 {
+        if !self.channels.is_multiple_of(self.groups) {
             return Err(Error::Invalid(format!(
                 "group_norm: {} groups do not divide {} channels",
                 self.groups, self.channels
@@ -104,6 +109,15 @@ pub fn group_norm_scratch_len(shape: GroupNormShape) -> u64 {
     shape.batch as u64 * shape.groups as u64 * splits * PARTIAL_F32S
 }
 
+/// Layer-norm threads per workgroup (`LN_WG` in the shader) on a GPU.
+const LN_WG: u64 = 128;
+
+/// Layer-norm threads per workgroup on software adapters. A row of 320–1280 is short, so the two
+/// reduction trees are most of the work, and on a CPU adapter each barrier costs a switch between all the
+/// workgroup's subgroups: measured on lavapipe at 4096 × 320, 8 threads took 40 ms, 32 took 90 and 128
+/// took 158.
+const SOFTWARE_LN_WG: u64 = 8;
+
 /// The tensors of a normalisation: `y = (x − mean) / sqrt(var + eps) · gamma + beta`.
 #[derive(Clone, Copy, Debug)]
 pub struct NormTensors<'a> {
@@ -115,6 +129,26 @@ pub struct NormTensors<'a> {
     pub beta: &'a TensorView,
     /// Output, shaped like `x`.
     pub y: &'a TensorView,
+}
+
+/// Options of [`group_norm_with`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GroupNormOptions {
+    /// Added to the variance.
+    pub eps: f32,
+    /// Apply SiLU after the affine transform (diffusers' `norm` + `nonlinearity` in `ResnetBlock2D`).
+    pub silu: bool,
+    /// Threads per workgroup: a power of two from 1 to 256. [`group_norm_threads`] is the adapter's best.
+    pub threads: u32,
+}
+
+/// The group-norm workgroup size [`group_norm`] uses on `gpu`: 256, or 32 on a software adapter.
+pub fn group_norm_threads(gpu: &Gpu) -> u32 {
+    if gpu.is_software() {
+        SOFTWARE_WG as u32
+    } else {
+        WG as u32
+    }
 }
 
 /// Group normalisation, affine, SiLU optionally fused: x `[B, C, *]` → y, statistics per
@@ -130,6 +164,29 @@ pub fn group_norm(
     eps: f32,
     silu: bool,
 ) -> Result<[Dispatch; 2]> {
+    let options = GroupNormOptions {
+        eps,
+        silu,
+        threads: group_norm_threads(gpu),
+    };
+    group_norm_with(gpu, arena, t, scratch, shape, options)
+}
+
+/// [`group_norm`] with an explicit workgroup size (tests run every size on any adapter).
+pub fn group_norm_with(
+    gpu: &Gpu,
+    arena: &ParamArena,
+    t: NormTensors<'_>,
+    scratch: &TensorView,
+    shape: GroupNormShape,
+    options: GroupNormOptions,
+) -> Result<[Dispatch; 2]> {
+    let GroupNormOptions { eps, silu, threads } = options;
+    if !threads.is_power_of_two() || threads as u64 > WG {
+        return Err(Error::Invalid(format!(
+            "group_norm: {threads} threads per workgroup is not a power of two up to {WG}"
+        )));
+    }
     let NormTensors { x, gamma, beta, y } = t;
     shape.check()?;
     expect_len(x, shape.len(), "group_norm")?;
@@ -168,10 +225,11 @@ pub fn group_norm(
         ..Default::default()
     };
     let grid = [splits as u32, pairs as u32, 1];
+    let constants = [("WG", threads as u64)];
     let stats = dispatch(
         gpu,
         format!("group_norm_stats {} -> {}", x.name, scratch.name),
-        gpu.pipeline(&NORM, "group_norm_stats", elem, &[])?,
+        gpu.pipeline(&NORM, "group_norm_stats", elem, &constants)?,
         arena.push(gpu, &params)?,
         &[(1, x), (5, scratch)],
         grid,
@@ -179,12 +237,21 @@ pub fn group_norm(
     let apply = dispatch(
         gpu,
         format!("group_norm -> {}", y.name),
-        gpu.pipeline(&NORM, "group_norm_apply", elem, &[])?,
+        gpu.pipeline(&NORM, "group_norm_apply", elem, &constants)?,
         arena.push(gpu, &params)?,
         &[(1, x), (2, gamma), (3, beta), (4, y), (5, scratch)],
         grid,
     )?;
     Ok([stats, apply])
+}
+
+/// The layer-norm workgroup size [`layer_norm`] uses on `gpu`: 128, or 8 on a software adapter.
+pub fn layer_norm_threads(gpu: &Gpu) -> u32 {
+    if gpu.is_software() {
+        SOFTWARE_LN_WG as u32
+    } else {
+        LN_WG as u32
+    }
 }
 
 /// Layer normalisation over the last dimension (`width`), affine: x `[rows, width]` → y, gamma and beta
@@ -196,8 +263,26 @@ pub fn layer_norm(
     width: u32,
     eps: f32,
 ) -> Result<Dispatch> {
+    layer_norm_with(gpu, arena, t, width, eps, layer_norm_threads(gpu))
+}
+
+/// [`layer_norm`] with an explicit workgroup size, a power of two from 1 to 128 (tests run every size
+/// on any adapter).
+pub fn layer_norm_with(
+    gpu: &Gpu,
+    arena: &ParamArena,
+    t: NormTensors<'_>,
+    width: u32,
+    eps: f32,
+    threads: u32,
+) -> Result<Dispatch> {
+    if !threads.is_power_of_two() || threads as u64 > LN_WG {
+        return Err(Error::Invalid(format!(
+            "layer_norm: {threads} threads per workgroup is not a power of two up to {LN_WG}"
+        )));
+    }
     let NormTensors { x, gamma, beta, y } = t;
-    if width == 0 || x.len % width as u64 != 0 || x.len == 0 {
+    if width == 0 || !x.len.is_multiple_of(width as u64) || x.len == 0 {
         return Err(Error::Invalid(format!(
             "layer_norm: tensor {} of {} elements is not rows of {width}",
             x.name, x.len
@@ -223,7 +308,7 @@ pub fn layer_norm(
     dispatch(
         gpu,
         format!("layer_norm -> {}", y.name),
-        gpu.pipeline(&NORM, "layer_norm", elem, &[])?,
+        gpu.pipeline(&NORM, "layer_norm", elem, &[("LN_WG", threads as u64)])?,
         arena.push(gpu, &params)?,
         &[(1, x), (2, gamma), (3, beta), (4, y)],
         grid_1d(gpu, rows, "layer_norm")?,

@@ -60,7 +60,7 @@ pub fn upsample2x(
     w: u32,
 ) -> Result<Dispatch> {
     let plane = h as u64 * w as u64;
-    if plane == 0 || x.len % plane != 0 {
+    if plane == 0 || !x.len.is_multiple_of(plane) {
         return Err(Error::Invalid(format!(
             "upsample2x: tensor {} of {} elements is not planes of {h}×{w}",
             x.name, x.len
@@ -87,7 +87,8 @@ pub fn concat(
     batch: u32,
 ) -> Result<Dispatch> {
     let bt = batch as u64;
-    if bt == 0 || a.len % bt != 0 || b.len % bt != 0 || a.len == 0 || b.len == 0 {
+    if bt == 0 || !a.len.is_multiple_of(bt) || !b.len.is_multiple_of(bt) || a.len == 0 || b.len == 0
+    {
         return Err(Error::Invalid(format!(
             "concat: tensors {} ({}) and {} ({}) are not {batch} batches",
             a.name, a.len, b.name, b.len

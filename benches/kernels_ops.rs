@@ -1,0 +1,131 @@
+//! Timing of the non-matmul kernels at SD1.5 512² sizes: `cargo bench --bench kernels_ops`.
+//!
+//! - attention: self-attention of the U-Net's first level, 4096 tokens × 8 heads × 40 dims, reported in
+//!   GFLOP/s counting 4 · N² · D · H flops (Q Kᵀ and P V, two flops per multiply-add);
+//! - group norm: 320 channels × 64 × 64 in 32 groups with SiLU, reported in GB/s counting the minimum
+//!   traffic, one read of x and one write of y.
+//!
+//! Each is the median of `REPS` runs, timed by wall clock around `Gpu::run` (submit and wait included),
+//! after one warm-up run that also compiles the pipeline. Attention runs the kernel the adapter gets by
+//! default (`default_kernel`: the rows kernel on a software adapter, the tiled one on a GPU).
+
+use std::time::Instant;
+
+use wgsd::gpu::kernels::attention::{attention_with, default_kernel, AttentionShape};
+use wgsd::gpu::kernels::norm::{group_norm, group_norm_scratch_len, GroupNormShape, NormTensors};
+use wgsd::gpu::kernels::{Dispatch, ParamArena};
+use wgsd::gpu::{Gpu, GpuOptions};
+use wgsd::graph::DType;
+
+const REPS: usize = 5;
+
+fn random(n: usize, seed: u64) -> Vec<f32> {
+    // A small LCG: the values do not matter for timing, only that they are not all equal.
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// Median wall-clock seconds of `REPS` runs of `dispatches`, after a warm-up.
+fn time(gpu: &Gpu, dispatches: &[&Dispatch]) -> wgsd::Result<f64> {
+    gpu.run(dispatches)?;
+    let mut times = Vec::with_capacity(REPS);
+    for _ in 0..REPS {
+        let start = Instant::now();
+        gpu.run(dispatches)?;
+        times.push(start.elapsed().as_secs_f64());
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    Ok(times[REPS / 2])
+}
+
+fn bench_attention(gpu: &Gpu, dtype: DType) -> wgsd::Result<()> {
+    let (n, heads, d) = (4096u32, 8u32, 40u32);
+    let len = (n * heads * d) as usize;
+    let q = gpu.upload("q", &random(len, 1), dtype)?;
+    let k = gpu.upload("k", &random(len, 2), dtype)?;
+    let v = gpu.upload("v", &random(len, 3), dtype)?;
+    let y = gpu.upload("y", &vec![0.0; len], dtype)?;
+    let arena = ParamArena::new(gpu, 1);
+    let shape = AttentionShape {
+        batch: 1,
+        nq: n,
+        nk: n,
+        heads,
+        head_dim: d,
+        scale: 1.0 / (d as f32).sqrt(),
+        causal: false,
+    };
+    let kernel = default_kernel(gpu, d);
+    let dispatch = attention_with(gpu, &arena, [&q, &k, &v, &y], shape, kernel)?;
+    let secs = time(gpu, &[&dispatch])?;
+    let flops = 4.0 * (n as f64).powi(2) * d as f64 * heads as f64;
+    println!(
+        "attention ({kernel:?}) {n} tokens × {heads} heads × {d} dims, {dtype:?}: {:.1} ms, {:.2} GFLOP/s",
+        secs * 1e3,
+        flops / secs / 1e9
+    );
+    Ok(())
+}
+
+fn bench_group_norm(gpu: &Gpu, dtype: DType) -> wgsd::Result<()> {
+    let shape = GroupNormShape {
+        batch: 1,
+        channels: 320,
+        spatial: 64 * 64,
+        groups: 32,
+    };
+    let len = (320 * 64 * 64) as usize;
+    let x = gpu.upload("x", &random(len, 4), dtype)?;
+    let gamma = gpu.upload("gamma", &random(320, 5), dtype)?;
+    let beta = gpu.upload("beta", &random(320, 6), dtype)?;
+    let y = gpu.upload("y", &vec![0.0; len], dtype)?;
+    let scratch_len = group_norm_scratch_len(shape) as usize;
+    let scratch = gpu.upload("scratch", &vec![0.0; scratch_len], DType::F32)?;
+    let arena = ParamArena::new(gpu, 2);
+    let t = NormTensors {
+        x: &x,
+        gamma: &gamma,
+        beta: &beta,
+        y: &y,
+    };
+    let [stats, apply] = group_norm(gpu, &arena, t, &scratch, shape, 1e-5, true)?;
+    let secs = time(gpu, &[&stats, &apply])?;
+    let bytes = 2.0 * len as f64 * dtype.size() as f64;
+    println!(
+        "group_norm 320×64×64, 32 groups, SiLU, {dtype:?}: {:.3} ms, {:.2} GB/s",
+        secs * 1e3,
+        bytes / secs / 1e9
+    );
+    Ok(())
+}
+
+fn main() -> wgsd::Result<()> {
+    let gpu = Gpu::new(&GpuOptions::default())?;
+    println!("{} — median of {REPS} runs", gpu.adapter_name());
+    let mut dtypes = vec![DType::F32];
+    if gpu.caps().f16 {
+        dtypes.push(DType::F16);
+    }
+    for &dtype in &dtypes {
+        bench_group_norm(&gpu, dtype)?;
+    }
+    // On a software adapter one attention run takes tens of seconds: f32 only there.
+    let attention_dtypes = if gpu.is_software() {
+        &dtypes[..1]
+    } else {
+        &dtypes[..]
+    };
+    for &dtype in attention_dtypes {
+        bench_attention(&gpu, dtype)?;
+    }
+    Ok(())
+}
