@@ -176,7 +176,30 @@ pub fn component_graph(
     run: &RunShape,
     options: GraphOptions,
 ) -> Result<Graph> {
-    check_size(config, run)?;
+    // The U-Net's down-sampling constrains sizes only where the U-Net runs; a VAE alone needs whole
+    // latents, and the text encoder no image at all.
+    match component {
+        Component::UNet => check_size(config, run)?,
+        Component::VaeDecoder | Component::VaeEncoder => {
+            let f = config.vae.scale_factor();
+            if run.width == 0
+                || run.height == 0
+                || run.width % f != 0
+                || run.height % f != 0
+                || run.batch == 0
+            {
+                return Err(Error::Invalid(format!(
+                    "{}×{} batch {} does not fit the VAE: sizes must be positive multiples of {f}",
+                    run.width, run.height, run.batch
+                )));
+            }
+        }
+        Component::TextEncoder | Component::TextEncoder2 => {
+            if run.batch == 0 {
+                return Err(Error::Invalid("batch must be at least 1".into()));
+            }
+        }
+    }
     let f = config.vae.scale_factor();
     let (h, w) = (run.height / f, run.width / f);
     let mut b = GraphBuilder::new(options);
