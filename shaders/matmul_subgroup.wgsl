@@ -73,13 +73,19 @@ fn activate(x: f32, code: u32) -> f32 {
     }
 }
 
-// w(b, k, n), zero outside K×N.
-fn load_w(base: u32, k: u32, n: u32) -> f32 {
-    if (k >= p.k || n >= p.n) { return 0.0; }
-    return f32(w[base + k * p.w_sk + n * p.w_sn]);
+// w(b, k, n .. n+3), zero outside K×N.
+fn load_w4(base: u32, k: u32, n: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if (k < p.k) {
+        let row = base + k * p.w_sk;
+        for (var c = 0u; c < 4u; c++) {
+            if (n + c < p.n) { v[c] = f32(w[row + (n + c) * p.w_sn]); }
+        }
+    }
+    return v;
 }
 
-// a[b, m, k .. k+3], zero outside K (the caller keeps m < M).
+// a[row, k .. k+3], zero outside K (`row` is the element index of a row that exists).
 fn load_a4(row: u32, k: u32) -> vec4<f32> {
     if (k + 3u < p.k) {
         return vec4<f32>(f32(a[row + k]), f32(a[row + k + 1u]), f32(a[row + k + 2u]), f32(a[row + k + 3u]));
@@ -91,10 +97,64 @@ fn load_a4(row: u32, k: u32) -> vec4<f32> {
     return v;
 }
 
-// s + Σ_c av[c] · wk[4j + c]: four k values of one row against this lane's 4 columns.
-fn step4(s: vec4<f32>, av: vec4<f32>, wk: ptr<function, array<vec4<f32>, KC>>, j: u32) -> vec4<f32> {
-    return s + av.x * (*wk)[4u * j] + av.y * (*wk)[4u * j + 1u] + av.z * (*wk)[4u * j + 2u]
-        + av.w * (*wk)[4u * j + 3u];
+// One row's update for one chunk: s + Σ_kk a[m, k0 + kk] · wk[kk], where lane j holds
+// a[m, k0 + 4j .. 4j+3] in `av`. Every index is a constant, so the compiler keeps `wk` in registers;
+// `fma` makes each term one fused multiply-add.
+fn row_step(s: vec4<f32>, av: vec4<f32>, wk: array<vec4<f32>, KC>) -> vec4<f32> {
+    let a0 = subgroupBroadcast(av, 0u);
+    let a1 = subgroupBroadcast(av, 1u);
+    let a2 = subgroupBroadcast(av, 2u);
+    let a3 = subgroupBroadcast(av, 3u);
+    let a4 = subgroupBroadcast(av, 4u);
+    let a5 = subgroupBroadcast(av, 5u);
+    let a6 = subgroupBroadcast(av, 6u);
+    let a7 = subgroupBroadcast(av, 7u);
+    // Two independent chains, so consecutive fused multiply-adds do not wait on each other.
+    var r0 = s;
+    var r1 = vec4<f32>(0.0);
+    r0 = fma(vec4<f32>(a0.x), wk[0], r0);
+    r1 = fma(vec4<f32>(a0.y), wk[1], r1);
+    r0 = fma(vec4<f32>(a0.z), wk[2], r0);
+    r1 = fma(vec4<f32>(a0.w), wk[3], r1);
+    r0 = fma(vec4<f32>(a1.x), wk[4], r0);
+    r1 = fma(vec4<f32>(a1.y), wk[5], r1);
+    r0 = fma(vec4<f32>(a1.z), wk[6], r0);
+    r1 = fma(vec4<f32>(a1.w), wk[7], r1);
+    r0 = fma(vec4<f32>(a2.x), wk[8], r0);
+    r1 = fma(vec4<f32>(a2.y), wk[9], r1);
+    r0 = fma(vec4<f32>(a2.z), wk[10], r0);
+    r1 = fma(vec4<f32>(a2.w), wk[11], r1);
+    r0 = fma(vec4<f32>(a3.x), wk[12], r0);
+    r1 = fma(vec4<f32>(a3.y), wk[13], r1);
+    r0 = fma(vec4<f32>(a3.z), wk[14], r0);
+    r1 = fma(vec4<f32>(a3.w), wk[15], r1);
+    r0 = fma(vec4<f32>(a4.x), wk[16], r0);
+    r1 = fma(vec4<f32>(a4.y), wk[17], r1);
+    r0 = fma(vec4<f32>(a4.z), wk[18], r0);
+    r1 = fma(vec4<f32>(a4.w), wk[19], r1);
+    r0 = fma(vec4<f32>(a5.x), wk[20], r0);
+    r1 = fma(vec4<f32>(a5.y), wk[21], r1);
+    r0 = fma(vec4<f32>(a5.z), wk[22], r0);
+    r1 = fma(vec4<f32>(a5.w), wk[23], r1);
+    r0 = fma(vec4<f32>(a6.x), wk[24], r0);
+    r1 = fma(vec4<f32>(a6.y), wk[25], r1);
+    r0 = fma(vec4<f32>(a6.z), wk[26], r0);
+    r1 = fma(vec4<f32>(a6.w), wk[27], r1);
+    r0 = fma(vec4<f32>(a7.x), wk[28], r0);
+    r1 = fma(vec4<f32>(a7.y), wk[29], r1);
+    r0 = fma(vec4<f32>(a7.z), wk[30], r0);
+    r1 = fma(vec4<f32>(a7.w), wk[31], r1);
+    return r0 + r1;
+}
+
+// Bias and activation, then the store of y[row, n .. n+3] that lie inside N.
+fn store_row(row: u32, n: u32, v: vec4<f32>) {
+    for (var c = 0u; c < 4u; c++) {
+        if (n + c >= p.n) { break; }
+        var x = v[c];
+        if (p.bias_mode == 1u) { x += f32(bias[n + c]); }
+        y[row + n + c] = Elem(activate(x, p.act));
+    }
 }
 
 @compute @workgroup_size(LANES)
@@ -107,41 +167,76 @@ fn matmul(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocatio
     let b = t / (p.tiles_n * p.tiles_m);
     let m0 = tm * TM;
     let n = tn * 4u * LANES + 4u * lid;  // this lane's first column
-    let rows = min(TM, p.m - m0);
-    let a_base = b * p.a_batch;
-    let w_base = b * p.w_batch;
+    let a0 = b * p.a_batch;
+    let w0 = b * p.w_batch;
     let ka = 4u * (lane % LANES);        // this lane's k offset in a chunk of a
-
-    var acc: array<vec4<f32>, TM>;       // acc[r] = y[m0 + r, n .. n+3]
-    var wk: array<vec4<f32>, KC>;        // wk[kk] = w(b, k0 + kk, n .. n+3)
-    for (var k0 = 0u; k0 < p.k; k0 += KC) {
-        for (var kk = 0u; kk < KC; kk++) {
-            let k = k0 + kk;
-            wk[kk] = vec4<f32>(load_w(w_base, k, n), load_w(w_base, k, n + 1u),
-                               load_w(w_base, k, n + 2u), load_w(w_base, k, n + 3u));
-        }
-        for (var r = 0u; r < rows; r++) {
-            let av = load_a4(a_base + (m0 + r) * p.lda, k0 + ka);
-            var s = acc[r];
-            s = step4(s, subgroupBroadcast(av, 0u), &wk, 0u);
-            s = step4(s, subgroupBroadcast(av, 1u), &wk, 1u);
-            s = step4(s, subgroupBroadcast(av, 2u), &wk, 2u);
-            s = step4(s, subgroupBroadcast(av, 3u), &wk, 3u);
-            s = step4(s, subgroupBroadcast(av, 4u), &wk, 4u);
-            s = step4(s, subgroupBroadcast(av, 5u), &wk, 5u);
-            s = step4(s, subgroupBroadcast(av, 6u), &wk, 6u);
-            s = step4(s, subgroupBroadcast(av, 7u), &wk, 7u);
-            acc[r] = s;
-        }
+    // Element index of row m0 + r of a; rows past M repeat the last row (their results are not stored).
+    var ra: array<u32, TM>;
+    for (var r = 0u; r < TM; r++) {
+        ra[r] = a0 + min(m0 + r, p.m - 1u) * p.lda;
     }
 
+    // acc_r = y[m0 + r, n .. n+3], written out so that every register has a name.
+    var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
+    var acc4 = vec4<f32>(0.0); var acc5 = vec4<f32>(0.0); var acc6 = vec4<f32>(0.0); var acc7 = vec4<f32>(0.0);
+    var acc8 = vec4<f32>(0.0); var acc9 = vec4<f32>(0.0); var acc10 = vec4<f32>(0.0); var acc11 = vec4<f32>(0.0);
+    var acc12 = vec4<f32>(0.0); var acc13 = vec4<f32>(0.0); var acc14 = vec4<f32>(0.0); var acc15 = vec4<f32>(0.0);
+    var acc16 = vec4<f32>(0.0); var acc17 = vec4<f32>(0.0); var acc18 = vec4<f32>(0.0); var acc19 = vec4<f32>(0.0);
+    var acc20 = vec4<f32>(0.0); var acc21 = vec4<f32>(0.0); var acc22 = vec4<f32>(0.0); var acc23 = vec4<f32>(0.0);
+    var acc24 = vec4<f32>(0.0); var acc25 = vec4<f32>(0.0); var acc26 = vec4<f32>(0.0); var acc27 = vec4<f32>(0.0);
+    var acc28 = vec4<f32>(0.0); var acc29 = vec4<f32>(0.0); var acc30 = vec4<f32>(0.0); var acc31 = vec4<f32>(0.0);
+    for (var k0 = 0u; k0 < p.k; k0 += KC) {
+        // wk[kk] = w(b, k0 + kk, n .. n+3): this lane's 4 columns for the chunk.
+        let wk = array<vec4<f32>, KC>(
+            load_w4(w0, k0, n), load_w4(w0, k0 + 1u, n), load_w4(w0, k0 + 2u, n), load_w4(w0, k0 + 3u, n),
+            load_w4(w0, k0 + 4u, n), load_w4(w0, k0 + 5u, n), load_w4(w0, k0 + 6u, n), load_w4(w0, k0 + 7u, n),
+            load_w4(w0, k0 + 8u, n), load_w4(w0, k0 + 9u, n), load_w4(w0, k0 + 10u, n), load_w4(w0, k0 + 11u, n),
+            load_w4(w0, k0 + 12u, n), load_w4(w0, k0 + 13u, n), load_w4(w0, k0 + 14u, n), load_w4(w0, k0 + 15u, n),
+            load_w4(w0, k0 + 16u, n), load_w4(w0, k0 + 17u, n), load_w4(w0, k0 + 18u, n), load_w4(w0, k0 + 19u, n),
+            load_w4(w0, k0 + 20u, n), load_w4(w0, k0 + 21u, n), load_w4(w0, k0 + 22u, n), load_w4(w0, k0 + 23u, n),
+            load_w4(w0, k0 + 24u, n), load_w4(w0, k0 + 25u, n), load_w4(w0, k0 + 26u, n), load_w4(w0, k0 + 27u, n),
+            load_w4(w0, k0 + 28u, n), load_w4(w0, k0 + 29u, n), load_w4(w0, k0 + 30u, n), load_w4(w0, k0 + 31u, n));
+        let k = k0 + ka;
+        acc0 = row_step(acc0, load_a4(ra[0], k), wk);
+        acc1 = row_step(acc1, load_a4(ra[1], k), wk);
+        acc2 = row_step(acc2, load_a4(ra[2], k), wk);
+        acc3 = row_step(acc3, load_a4(ra[3], k), wk);
+        acc4 = row_step(acc4, load_a4(ra[4], k), wk);
+        acc5 = row_step(acc5, load_a4(ra[5], k), wk);
+        acc6 = row_step(acc6, load_a4(ra[6], k), wk);
+        acc7 = row_step(acc7, load_a4(ra[7], k), wk);
+        acc8 = row_step(acc8, load_a4(ra[8], k), wk);
+        acc9 = row_step(acc9, load_a4(ra[9], k), wk);
+        acc10 = row_step(acc10, load_a4(ra[10], k), wk);
+        acc11 = row_step(acc11, load_a4(ra[11], k), wk);
+        acc12 = row_step(acc12, load_a4(ra[12], k), wk);
+        acc13 = row_step(acc13, load_a4(ra[13], k), wk);
+        acc14 = row_step(acc14, load_a4(ra[14], k), wk);
+        acc15 = row_step(acc15, load_a4(ra[15], k), wk);
+        acc16 = row_step(acc16, load_a4(ra[16], k), wk);
+        acc17 = row_step(acc17, load_a4(ra[17], k), wk);
+        acc18 = row_step(acc18, load_a4(ra[18], k), wk);
+        acc19 = row_step(acc19, load_a4(ra[19], k), wk);
+        acc20 = row_step(acc20, load_a4(ra[20], k), wk);
+        acc21 = row_step(acc21, load_a4(ra[21], k), wk);
+        acc22 = row_step(acc22, load_a4(ra[22], k), wk);
+        acc23 = row_step(acc23, load_a4(ra[23], k), wk);
+        acc24 = row_step(acc24, load_a4(ra[24], k), wk);
+        acc25 = row_step(acc25, load_a4(ra[25], k), wk);
+        acc26 = row_step(acc26, load_a4(ra[26], k), wk);
+        acc27 = row_step(acc27, load_a4(ra[27], k), wk);
+        acc28 = row_step(acc28, load_a4(ra[28], k), wk);
+        acc29 = row_step(acc29, load_a4(ra[29], k), wk);
+        acc30 = row_step(acc30, load_a4(ra[30], k), wk);
+        acc31 = row_step(acc31, load_a4(ra[31], k), wk);
+    }
+
+    // Rows past M are not stored.
+    let acc = array<vec4<f32>, TM>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7, acc8, acc9, acc10,
+        acc11, acc12, acc13, acc14, acc15, acc16, acc17, acc18, acc19, acc20, acc21, acc22, acc23, acc24,
+        acc25, acc26, acc27, acc28, acc29, acc30, acc31);
+    let rows = min(TM, p.m - m0);
     for (var r = 0u; r < rows; r++) {
-        let row = b * p.y_batch + (m0 + r) * p.ldy;
-        for (var c = 0u; c < 4u; c++) {
-            if (n + c >= p.n) { break; }
-            var v = acc[r][c];
-            if (p.bias_mode == 1u) { v += f32(bias[n + c]); }
-            y[row + n + c] = Elem(activate(v, p.act));
-        }
+        store_row(b * p.y_batch + (m0 + r) * p.ldy, n, acc[r]);
     }
 }

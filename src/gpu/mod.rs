@@ -6,8 +6,10 @@
 
 mod context;
 pub mod kernels;
+mod profile;
 pub mod shaders;
 mod tensor;
 
 pub use context::{list_adapters, AdapterSummary, Capabilities, Gpu, GpuOptions, MemoryReport};
+pub use profile::Profiler;
 pub use tensor::{decode, encode, TensorView};
