@@ -254,12 +254,12 @@ fn main() -> wgsd::Result<()> {
 
     println!();
     println!(
-        "| {:<28} | {:>10} | {:>12} | {:<8} | {:>12} | {:>9} |",
-        "case", "ms", "rate", "variant", "numpy rate", "vs numpy"
+        "| {:<28} | {:>10} | {:>14} | {:<8} | {:>12} | {:>9} | {:>8} |",
+        "case", "ms", "rate", "variant", "numpy rate", "vs numpy", "cpu used"
     );
     println!(
-        "|{:-<30}|{:->12}|{:->14}|{:-<10}|{:->14}|{:->11}|",
-        "", "", "", "", "", ""
+        "|{:-<30}|{:->12}|{:->16}|{:-<10}|{:->14}|{:->11}|{:->10}|",
+        "", "", "", "", "", "", ""
     );
     for case in &cases {
         let arena = ParamArena::new(&gpu, 16);
