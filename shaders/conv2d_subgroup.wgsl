@@ -159,11 +159,10 @@ fn conv2d(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocatio
         px.ox[c] = ((n + c) % p.out_w) * p.stride;
         px.live[c] = n + c < p.n;
     }
-    // Element index of weight row m0 + r; rows past Co repeat the last one (their results are not stored).
-    var rw: array<u32, TM>;
-    for (var r = 0u; r < TM; r++) {
-        rw[r] = min(m0 + r, p.m - 1u) * p.k;
-    }
+    // Weight rows past Co repeat the last one (their results are not stored): row m0 + r starts at
+    // rw + min(r, last) · K.
+    let rw = m0 * p.k;
+    let last = p.m - 1u - m0;
 
     // acc_r = y[b, m0 + r, n .. n+3], written out so that every register has a name.
     var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
@@ -186,38 +185,38 @@ fn conv2d(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocatio
             load_col4(plane0, k0 + 24u, &px), load_col4(plane0, k0 + 25u, &px), load_col4(plane0, k0 + 26u, &px), load_col4(plane0, k0 + 27u, &px),
             load_col4(plane0, k0 + 28u, &px), load_col4(plane0, k0 + 29u, &px), load_col4(plane0, k0 + 30u, &px), load_col4(plane0, k0 + 31u, &px));
         let k = k0 + ka;
-        acc0 = row_step(acc0, load_weight4(rw[0], k), wk);
-        acc1 = row_step(acc1, load_weight4(rw[1], k), wk);
-        acc2 = row_step(acc2, load_weight4(rw[2], k), wk);
-        acc3 = row_step(acc3, load_weight4(rw[3], k), wk);
-        acc4 = row_step(acc4, load_weight4(rw[4], k), wk);
-        acc5 = row_step(acc5, load_weight4(rw[5], k), wk);
-        acc6 = row_step(acc6, load_weight4(rw[6], k), wk);
-        acc7 = row_step(acc7, load_weight4(rw[7], k), wk);
-        acc8 = row_step(acc8, load_weight4(rw[8], k), wk);
-        acc9 = row_step(acc9, load_weight4(rw[9], k), wk);
-        acc10 = row_step(acc10, load_weight4(rw[10], k), wk);
-        acc11 = row_step(acc11, load_weight4(rw[11], k), wk);
-        acc12 = row_step(acc12, load_weight4(rw[12], k), wk);
-        acc13 = row_step(acc13, load_weight4(rw[13], k), wk);
-        acc14 = row_step(acc14, load_weight4(rw[14], k), wk);
-        acc15 = row_step(acc15, load_weight4(rw[15], k), wk);
-        acc16 = row_step(acc16, load_weight4(rw[16], k), wk);
-        acc17 = row_step(acc17, load_weight4(rw[17], k), wk);
-        acc18 = row_step(acc18, load_weight4(rw[18], k), wk);
-        acc19 = row_step(acc19, load_weight4(rw[19], k), wk);
-        acc20 = row_step(acc20, load_weight4(rw[20], k), wk);
-        acc21 = row_step(acc21, load_weight4(rw[21], k), wk);
-        acc22 = row_step(acc22, load_weight4(rw[22], k), wk);
-        acc23 = row_step(acc23, load_weight4(rw[23], k), wk);
-        acc24 = row_step(acc24, load_weight4(rw[24], k), wk);
-        acc25 = row_step(acc25, load_weight4(rw[25], k), wk);
-        acc26 = row_step(acc26, load_weight4(rw[26], k), wk);
-        acc27 = row_step(acc27, load_weight4(rw[27], k), wk);
-        acc28 = row_step(acc28, load_weight4(rw[28], k), wk);
-        acc29 = row_step(acc29, load_weight4(rw[29], k), wk);
-        acc30 = row_step(acc30, load_weight4(rw[30], k), wk);
-        acc31 = row_step(acc31, load_weight4(rw[31], k), wk);
+        acc0 = row_step(acc0, load_weight4(rw + min(0u, last) * p.k, k), wk);
+        acc1 = row_step(acc1, load_weight4(rw + min(1u, last) * p.k, k), wk);
+        acc2 = row_step(acc2, load_weight4(rw + min(2u, last) * p.k, k), wk);
+        acc3 = row_step(acc3, load_weight4(rw + min(3u, last) * p.k, k), wk);
+        acc4 = row_step(acc4, load_weight4(rw + min(4u, last) * p.k, k), wk);
+        acc5 = row_step(acc5, load_weight4(rw + min(5u, last) * p.k, k), wk);
+        acc6 = row_step(acc6, load_weight4(rw + min(6u, last) * p.k, k), wk);
+        acc7 = row_step(acc7, load_weight4(rw + min(7u, last) * p.k, k), wk);
+        acc8 = row_step(acc8, load_weight4(rw + min(8u, last) * p.k, k), wk);
+        acc9 = row_step(acc9, load_weight4(rw + min(9u, last) * p.k, k), wk);
+        acc10 = row_step(acc10, load_weight4(rw + min(10u, last) * p.k, k), wk);
+        acc11 = row_step(acc11, load_weight4(rw + min(11u, last) * p.k, k), wk);
+        acc12 = row_step(acc12, load_weight4(rw + min(12u, last) * p.k, k), wk);
+        acc13 = row_step(acc13, load_weight4(rw + min(13u, last) * p.k, k), wk);
+        acc14 = row_step(acc14, load_weight4(rw + min(14u, last) * p.k, k), wk);
+        acc15 = row_step(acc15, load_weight4(rw + min(15u, last) * p.k, k), wk);
+        acc16 = row_step(acc16, load_weight4(rw + min(16u, last) * p.k, k), wk);
+        acc17 = row_step(acc17, load_weight4(rw + min(17u, last) * p.k, k), wk);
+        acc18 = row_step(acc18, load_weight4(rw + min(18u, last) * p.k, k), wk);
+        acc19 = row_step(acc19, load_weight4(rw + min(19u, last) * p.k, k), wk);
+        acc20 = row_step(acc20, load_weight4(rw + min(20u, last) * p.k, k), wk);
+        acc21 = row_step(acc21, load_weight4(rw + min(21u, last) * p.k, k), wk);
+        acc22 = row_step(acc22, load_weight4(rw + min(22u, last) * p.k, k), wk);
+        acc23 = row_step(acc23, load_weight4(rw + min(23u, last) * p.k, k), wk);
+        acc24 = row_step(acc24, load_weight4(rw + min(24u, last) * p.k, k), wk);
+        acc25 = row_step(acc25, load_weight4(rw + min(25u, last) * p.k, k), wk);
+        acc26 = row_step(acc26, load_weight4(rw + min(26u, last) * p.k, k), wk);
+        acc27 = row_step(acc27, load_weight4(rw + min(27u, last) * p.k, k), wk);
+        acc28 = row_step(acc28, load_weight4(rw + min(28u, last) * p.k, k), wk);
+        acc29 = row_step(acc29, load_weight4(rw + min(29u, last) * p.k, k), wk);
+        acc30 = row_step(acc30, load_weight4(rw + min(30u, last) * p.k, k), wk);
+        acc31 = row_step(acc31, load_weight4(rw + min(31u, last) * p.k, k), wk);
     }
 
     // Channels past Co are not stored.

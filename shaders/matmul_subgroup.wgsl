@@ -14,6 +14,10 @@
 // a[m, k0 + 4l .. 4l+3] (one vec4), and the chunk's 32 values of a[m, ·] reach every lane by 8
 // broadcasts from constant lanes 0..7. The lane index for that is `subgroup_invocation_id`, so the
 // code does not depend on the subgroup size beyond the ≥ 8 requirement.
+//
+// The loops over rows and over the chunk are written out (named accumulators, a panel array indexed only
+// by constants): a dynamically indexed private array becomes per-lane scratch memory on lavapipe, which
+// costs more than the arithmetic.
 
 struct Params {
     m: u32,          // rows of a and y
@@ -170,11 +174,10 @@ fn matmul(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocatio
     let a0 = b * p.a_batch;
     let w0 = b * p.w_batch;
     let ka = 4u * (lane % LANES);        // this lane's k offset in a chunk of a
-    // Element index of row m0 + r of a; rows past M repeat the last row (their results are not stored).
-    var ra: array<u32, TM>;
-    for (var r = 0u; r < TM; r++) {
-        ra[r] = a0 + min(m0 + r, p.m - 1u) * p.lda;
-    }
+    // Rows past M repeat the last row (their results are not stored): row m0 + r of a starts at
+    // ra + min(r, last) · lda.
+    let ra = a0 + m0 * p.lda;
+    let last = p.m - 1u - m0;
 
     // acc_r = y[m0 + r, n .. n+3], written out so that every register has a name.
     var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
@@ -197,38 +200,38 @@ fn matmul(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocatio
             load_w4(w0, k0 + 24u, n), load_w4(w0, k0 + 25u, n), load_w4(w0, k0 + 26u, n), load_w4(w0, k0 + 27u, n),
             load_w4(w0, k0 + 28u, n), load_w4(w0, k0 + 29u, n), load_w4(w0, k0 + 30u, n), load_w4(w0, k0 + 31u, n));
         let k = k0 + ka;
-        acc0 = row_step(acc0, load_a4(ra[0], k), wk);
-        acc1 = row_step(acc1, load_a4(ra[1], k), wk);
-        acc2 = row_step(acc2, load_a4(ra[2], k), wk);
-        acc3 = row_step(acc3, load_a4(ra[3], k), wk);
-        acc4 = row_step(acc4, load_a4(ra[4], k), wk);
-        acc5 = row_step(acc5, load_a4(ra[5], k), wk);
-        acc6 = row_step(acc6, load_a4(ra[6], k), wk);
-        acc7 = row_step(acc7, load_a4(ra[7], k), wk);
-        acc8 = row_step(acc8, load_a4(ra[8], k), wk);
-        acc9 = row_step(acc9, load_a4(ra[9], k), wk);
-        acc10 = row_step(acc10, load_a4(ra[10], k), wk);
-        acc11 = row_step(acc11, load_a4(ra[11], k), wk);
-        acc12 = row_step(acc12, load_a4(ra[12], k), wk);
-        acc13 = row_step(acc13, load_a4(ra[13], k), wk);
-        acc14 = row_step(acc14, load_a4(ra[14], k), wk);
-        acc15 = row_step(acc15, load_a4(ra[15], k), wk);
-        acc16 = row_step(acc16, load_a4(ra[16], k), wk);
-        acc17 = row_step(acc17, load_a4(ra[17], k), wk);
-        acc18 = row_step(acc18, load_a4(ra[18], k), wk);
-        acc19 = row_step(acc19, load_a4(ra[19], k), wk);
-        acc20 = row_step(acc20, load_a4(ra[20], k), wk);
-        acc21 = row_step(acc21, load_a4(ra[21], k), wk);
-        acc22 = row_step(acc22, load_a4(ra[22], k), wk);
-        acc23 = row_step(acc23, load_a4(ra[23], k), wk);
-        acc24 = row_step(acc24, load_a4(ra[24], k), wk);
-        acc25 = row_step(acc25, load_a4(ra[25], k), wk);
-        acc26 = row_step(acc26, load_a4(ra[26], k), wk);
-        acc27 = row_step(acc27, load_a4(ra[27], k), wk);
-        acc28 = row_step(acc28, load_a4(ra[28], k), wk);
-        acc29 = row_step(acc29, load_a4(ra[29], k), wk);
-        acc30 = row_step(acc30, load_a4(ra[30], k), wk);
-        acc31 = row_step(acc31, load_a4(ra[31], k), wk);
+        acc0 = row_step(acc0, load_a4(ra + min(0u, last) * p.lda, k), wk);
+        acc1 = row_step(acc1, load_a4(ra + min(1u, last) * p.lda, k), wk);
+        acc2 = row_step(acc2, load_a4(ra + min(2u, last) * p.lda, k), wk);
+        acc3 = row_step(acc3, load_a4(ra + min(3u, last) * p.lda, k), wk);
+        acc4 = row_step(acc4, load_a4(ra + min(4u, last) * p.lda, k), wk);
+        acc5 = row_step(acc5, load_a4(ra + min(5u, last) * p.lda, k), wk);
+        acc6 = row_step(acc6, load_a4(ra + min(6u, last) * p.lda, k), wk);
+        acc7 = row_step(acc7, load_a4(ra + min(7u, last) * p.lda, k), wk);
+        acc8 = row_step(acc8, load_a4(ra + min(8u, last) * p.lda, k), wk);
+        acc9 = row_step(acc9, load_a4(ra + min(9u, last) * p.lda, k), wk);
+        acc10 = row_step(acc10, load_a4(ra + min(10u, last) * p.lda, k), wk);
+        acc11 = row_step(acc11, load_a4(ra + min(11u, last) * p.lda, k), wk);
+        acc12 = row_step(acc12, load_a4(ra + min(12u, last) * p.lda, k), wk);
+        acc13 = row_step(acc13, load_a4(ra + min(13u, last) * p.lda, k), wk);
+        acc14 = row_step(acc14, load_a4(ra + min(14u, last) * p.lda, k), wk);
+        acc15 = row_step(acc15, load_a4(ra + min(15u, last) * p.lda, k), wk);
+        acc16 = row_step(acc16, load_a4(ra + min(16u, last) * p.lda, k), wk);
+        acc17 = row_step(acc17, load_a4(ra + min(17u, last) * p.lda, k), wk);
+        acc18 = row_step(acc18, load_a4(ra + min(18u, last) * p.lda, k), wk);
+        acc19 = row_step(acc19, load_a4(ra + min(19u, last) * p.lda, k), wk);
+        acc20 = row_step(acc20, load_a4(ra + min(20u, last) * p.lda, k), wk);
+        acc21 = row_step(acc21, load_a4(ra + min(21u, last) * p.lda, k), wk);
+        acc22 = row_step(acc22, load_a4(ra + min(22u, last) * p.lda, k), wk);
+        acc23 = row_step(acc23, load_a4(ra + min(23u, last) * p.lda, k), wk);
+        acc24 = row_step(acc24, load_a4(ra + min(24u, last) * p.lda, k), wk);
+        acc25 = row_step(acc25, load_a4(ra + min(25u, last) * p.lda, k), wk);
+        acc26 = row_step(acc26, load_a4(ra + min(26u, last) * p.lda, k), wk);
+        acc27 = row_step(acc27, load_a4(ra + min(27u, last) * p.lda, k), wk);
+        acc28 = row_step(acc28, load_a4(ra + min(28u, last) * p.lda, k), wk);
+        acc29 = row_step(acc29, load_a4(ra + min(29u, last) * p.lda, k), wk);
+        acc30 = row_step(acc30, load_a4(ra + min(30u, last) * p.lda, k), wk);
+        acc31 = row_step(acc31, load_a4(ra + min(31u, last) * p.lda, k), wk);
     }
 
     // Rows past M are not stored.
