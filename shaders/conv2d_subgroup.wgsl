@@ -219,12 +219,40 @@ fn conv2d(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocatio
         acc31 = row_step(acc31, load_weight4(rw + min(31u, last) * p.k, k), wk);
     }
 
-    // Channels past Co are not stored.
-    let acc = array<vec4<f32>, TM>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7, acc8, acc9, acc10,
-        acc11, acc12, acc13, acc14, acc15, acc16, acc17, acc18, acc19, acc20, acc21, acc22, acc23, acc24,
-        acc25, acc26, acc27, acc28, acc29, acc30, acc31);
+    // Channels past Co are not stored. (Written out: an indexed array of the accumulators would live in
+    // scratch memory.)
     let rows = min(TM, p.m - m0);
-    for (var r = 0u; r < rows; r++) {
-        store_row((b * p.m + m0 + r) * p.n, m0 + r, n, acc[r]);
-    }
+    let yr = (b * p.m + m0) * p.n;
+    if (0u < rows) { store_row(yr + 0u * p.n, m0 + 0u, n, acc0); }
+    if (1u < rows) { store_row(yr + 1u * p.n, m0 + 1u, n, acc1); }
+    if (2u < rows) { store_row(yr + 2u * p.n, m0 + 2u, n, acc2); }
+    if (3u < rows) { store_row(yr + 3u * p.n, m0 + 3u, n, acc3); }
+    if (4u < rows) { store_row(yr + 4u * p.n, m0 + 4u, n, acc4); }
+    if (5u < rows) { store_row(yr + 5u * p.n, m0 + 5u, n, acc5); }
+    if (6u < rows) { store_row(yr + 6u * p.n, m0 + 6u, n, acc6); }
+    if (7u < rows) { store_row(yr + 7u * p.n, m0 + 7u, n, acc7); }
+    if (8u < rows) { store_row(yr + 8u * p.n, m0 + 8u, n, acc8); }
+    if (9u < rows) { store_row(yr + 9u * p.n, m0 + 9u, n, acc9); }
+    if (10u < rows) { store_row(yr + 10u * p.n, m0 + 10u, n, acc10); }
+    if (11u < rows) { store_row(yr + 11u * p.n, m0 + 11u, n, acc11); }
+    if (12u < rows) { store_row(yr + 12u * p.n, m0 + 12u, n, acc12); }
+    if (13u < rows) { store_row(yr + 13u * p.n, m0 + 13u, n, acc13); }
+    if (14u < rows) { store_row(yr + 14u * p.n, m0 + 14u, n, acc14); }
+    if (15u < rows) { store_row(yr + 15u * p.n, m0 + 15u, n, acc15); }
+    if (16u < rows) { store_row(yr + 16u * p.n, m0 + 16u, n, acc16); }
+    if (17u < rows) { store_row(yr + 17u * p.n, m0 + 17u, n, acc17); }
+    if (18u < rows) { store_row(yr + 18u * p.n, m0 + 18u, n, acc18); }
+    if (19u < rows) { store_row(yr + 19u * p.n, m0 + 19u, n, acc19); }
+    if (20u < rows) { store_row(yr + 20u * p.n, m0 + 20u, n, acc20); }
+    if (21u < rows) { store_row(yr + 21u * p.n, m0 + 21u, n, acc21); }
+    if (22u < rows) { store_row(yr + 22u * p.n, m0 + 22u, n, acc22); }
+    if (23u < rows) { store_row(yr + 23u * p.n, m0 + 23u, n, acc23); }
+    if (24u < rows) { store_row(yr + 24u * p.n, m0 + 24u, n, acc24); }
+    if (25u < rows) { store_row(yr + 25u * p.n, m0 + 25u, n, acc25); }
+    if (26u < rows) { store_row(yr + 26u * p.n, m0 + 26u, n, acc26); }
+    if (27u < rows) { store_row(yr + 27u * p.n, m0 + 27u, n, acc27); }
+    if (28u < rows) { store_row(yr + 28u * p.n, m0 + 28u, n, acc28); }
+    if (29u < rows) { store_row(yr + 29u * p.n, m0 + 29u, n, acc29); }
+    if (30u < rows) { store_row(yr + 30u * p.n, m0 + 30u, n, acc30); }
+    if (31u < rows) { store_row(yr + 31u * p.n, m0 + 31u, n, acc31); }
 }

@@ -234,12 +234,40 @@ fn matmul(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocatio
         acc31 = row_step(acc31, load_a4(ra + min(31u, last) * p.lda, k), wk);
     }
 
-    // Rows past M are not stored.
-    let acc = array<vec4<f32>, TM>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7, acc8, acc9, acc10,
-        acc11, acc12, acc13, acc14, acc15, acc16, acc17, acc18, acc19, acc20, acc21, acc22, acc23, acc24,
-        acc25, acc26, acc27, acc28, acc29, acc30, acc31);
+    // Rows past M are not stored. (Written out: an indexed array of the accumulators would live in
+    // scratch memory.)
     let rows = min(TM, p.m - m0);
-    for (var r = 0u; r < rows; r++) {
-        store_row(b * p.y_batch + (m0 + r) * p.ldy, n, acc[r]);
-    }
+    let yr = b * p.y_batch + m0 * p.ldy;
+    if (0u < rows) { store_row(yr + 0u * p.ldy, n, acc0); }
+    if (1u < rows) { store_row(yr + 1u * p.ldy, n, acc1); }
+    if (2u < rows) { store_row(yr + 2u * p.ldy, n, acc2); }
+    if (3u < rows) { store_row(yr + 3u * p.ldy, n, acc3); }
+    if (4u < rows) { store_row(yr + 4u * p.ldy, n, acc4); }
+    if (5u < rows) { store_row(yr + 5u * p.ldy, n, acc5); }
+    if (6u < rows) { store_row(yr + 6u * p.ldy, n, acc6); }
+    if (7u < rows) { store_row(yr + 7u * p.ldy, n, acc7); }
+    if (8u < rows) { store_row(yr + 8u * p.ldy, n, acc8); }
+    if (9u < rows) { store_row(yr + 9u * p.ldy, n, acc9); }
+    if (10u < rows) { store_row(yr + 10u * p.ldy, n, acc10); }
+    if (11u < rows) { store_row(yr + 11u * p.ldy, n, acc11); }
+    if (12u < rows) { store_row(yr + 12u * p.ldy, n, acc12); }
+    if (13u < rows) { store_row(yr + 13u * p.ldy, n, acc13); }
+    if (14u < rows) { store_row(yr + 14u * p.ldy, n, acc14); }
+    if (15u < rows) { store_row(yr + 15u * p.ldy, n, acc15); }
+    if (16u < rows) { store_row(yr + 16u * p.ldy, n, acc16); }
+    if (17u < rows) { store_row(yr + 17u * p.ldy, n, acc17); }
+    if (18u < rows) { store_row(yr + 18u * p.ldy, n, acc18); }
+    if (19u < rows) { store_row(yr + 19u * p.ldy, n, acc19); }
+    if (20u < rows) { store_row(yr + 20u * p.ldy, n, acc20); }
+    if (21u < rows) { store_row(yr + 21u * p.ldy, n, acc21); }
+    if (22u < rows) { store_row(yr + 22u * p.ldy, n, acc22); }
+    if (23u < rows) { store_row(yr + 23u * p.ldy, n, acc23); }
+    if (24u < rows) { store_row(yr + 24u * p.ldy, n, acc24); }
+    if (25u < rows) { store_row(yr + 25u * p.ldy, n, acc25); }
+    if (26u < rows) { store_row(yr + 26u * p.ldy, n, acc26); }
+    if (27u < rows) { store_row(yr + 27u * p.ldy, n, acc27); }
+    if (28u < rows) { store_row(yr + 28u * p.ldy, n, acc28); }
+    if (29u < rows) { store_row(yr + 29u * p.ldy, n, acc29); }
+    if (30u < rows) { store_row(yr + 30u * p.ldy, n, acc30); }
+    if (31u < rows) { store_row(yr + 31u * p.ldy, n, acc31); }
 }
