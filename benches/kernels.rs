@@ -155,10 +155,11 @@ fn arena_views(gpu: &Gpu, tensors: &[(&'static str, usize)]) -> wgsd::Result<Vec
     Ok(views)
 }
 
-/// numpy's median seconds per `(m, n, k)`, or why there are none.
-fn numpy_times(
-    shapes: &[(usize, usize, usize)],
-) -> Result<(String, Vec<((usize, usize, usize), f64)>), String> {
+/// A matmul shape `(m, n, k)`.
+type Mnk = (usize, usize, usize);
+
+/// numpy's version and median seconds per shape, or why there are none.
+fn numpy_times(shapes: &[Mnk]) -> Result<(String, Vec<(Mnk, f64)>), String> {
     if shapes.is_empty() {
         return Ok((String::new(), Vec::new()));
     }
