@@ -20,7 +20,7 @@ struct Params {
     tiles_m: u32,    // ceil(m / tile rows)
     tiles_n: u32,    // ceil(n / tile columns)
     has_bias: u32,   // 1: bias[co] added
-    ks: u32,         // kernel size (1 or 3)
+    ks: u32,         // kernel size (1 or 3; the shader uses the override KS, equal to it)
     c_in: u32,       // input channels Ci
     h: u32,          // input height
     w: u32,          // input width
@@ -37,6 +37,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> bias: array<Elem>;    // [Co] (a dummy view when has_bias = 0)
 @group(0) @binding(4) var<storage, read_write> y: array<Elem>;       // [B, Co, OH, OW]
 
+override KS: u32 = 3u;  // kernel size (1 or 3): a constant, so dividing by it is cheap
 const BM: u32 = 64u;   // tile rows (output channels)
 const BN: u32 = 64u;   // tile columns (output pixels)
 const BK: u32 = 16u;   // K per stage
@@ -54,10 +55,9 @@ fn load_weight(co: u32, kk: u32) -> f32 {
 // col(b, kk, pix): the input under tap kk of output pixel pix, zero in the padding and outside K × N.
 fn load_col(x_base: u32, kk: u32, pix: u32) -> f32 {
     if (kk >= p.k || pix >= p.n) { return 0.0; }
-    let taps = p.ks * p.ks;
-    let ci = kk / taps;
-    let ky = (kk % taps) / p.ks;
-    let kx = kk % p.ks;
+    let ci = kk / (KS * KS);
+    let ky = (kk / KS) % KS;
+    let kx = kk % KS;
     let iy = (pix / p.out_w) * p.stride + ky;  // row in the padded input
     let ix = (pix % p.out_w) * p.stride + kx;
     if (iy < p.pad || ix < p.pad || iy - p.pad >= p.h || ix - p.pad >= p.w) { return 0.0; }

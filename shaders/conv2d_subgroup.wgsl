@@ -6,8 +6,8 @@
 //
 // A workgroup is 8 invocations (one subgroup wherever subgroups have ≥ 8 lanes) and computes 32 output
 // channels × 32 output pixels: lane l owns pixels n0 + 4l .. 4l+3. K = (ci, ky, kx) is walked in chunks
-// of 32: each lane gathers its 4 pixels' input taps for the chunk once (the tap coordinates advance by
-// counters, no division per tap), then for each of the 32 channels lane l loads
+// of 32: each lane gathers its 4 pixels' input taps for the chunk once (the kernel size KS is an override
+// constant, so splitting k into (ci, ky, kx) is multiplication, not division), then for each of the 32 channels lane l loads
 // weight[co, k0 + 4l .. 4l+3] and the chunk's 32 weights reach every lane by 8 broadcasts from constant
 // lanes (`subgroup_invocation_id`, so nothing depends on the subgroup size beyond ≥ 8).
 
@@ -19,7 +19,7 @@ struct Params {
     tiles_m: u32,    // ceil(m / tile rows)
     tiles_n: u32,    // ceil(n / tile columns)
     has_bias: u32,   // 1: bias[co] added
-    ks: u32,         // kernel size (1 or 3)
+    ks: u32,         // kernel size (1 or 3; the shader uses the override KS, equal to it)
     c_in: u32,       // input channels Ci
     h: u32,          // input height
     w: u32,          // input width
@@ -36,11 +36,20 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> bias: array<Elem>;    // [Co] (a dummy view when has_bias = 0)
 @group(0) @binding(4) var<storage, read_write> y: array<Elem>;       // [B, Co, OH, OW]
 
+override KS: u32 = 3u;   // kernel size (1 or 3)
 const TM: u32 = 32u;     // tile rows (output channels)
 const LANES: u32 = 8u;   // invocations per workgroup; tile columns = 4 · LANES pixels
 const KC: u32 = 32u;     // K per chunk = 4 · LANES
 
-// weight[co, k .. k+3] (row = co · K), zero outside K.
+// This lane's 4 output pixels: the top-left corner of each one's window in padded input coordinates,
+// and whether the pixel exists (the last tile's may not).
+struct Pixels {
+    oy: vec4<u32>,
+    ox: vec4<u32>,
+    live: vec4<bool>,
+}
+
+// weight[row + k .. k+3] (row = co · K), zero outside K.
 fn load_weight4(row: u32, k: u32) -> vec4<f32> {
     if (k + 3u < p.k) {
         return vec4<f32>(f32(weight[row + k]), f32(weight[row + k + 1u]), f32(weight[row + k + 2u]),
@@ -53,17 +62,83 @@ fn load_weight4(row: u32, k: u32) -> vec4<f32> {
     return v;
 }
 
-// The input at padded coordinates (iy, ix) of channel plane `plane`, zero in the padding. `ok` is false
-// for pixels past the end of the output and taps past K.
-fn load_tap(plane: u32, iy: u32, ix: u32, ok: bool) -> f32 {
-    if (!ok || iy < p.pad || ix < p.pad || iy - p.pad >= p.h || ix - p.pad >= p.w) { return 0.0; }
-    return f32(x[plane + (iy - p.pad) * p.w + ix - p.pad]);
+// col(b, k, pixels): tap k = (ci, ky, kx) of this lane's 4 pixels, zero in the padding, past the last
+// pixel and past K. `plane0` is the element index of image b's channel 0.
+fn load_col4(plane0: u32, k: u32, px: ptr<function, Pixels>) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if (k >= p.k) { return v; }
+    let ci = k / (KS * KS);
+    let ky = (k / KS) % KS;
+    let kx = k % KS;
+    let plane = plane0 + ci * p.h * p.w;
+    for (var c = 0u; c < 4u; c++) {
+        let iy = (*px).oy[c] + ky;
+        let ix = (*px).ox[c] + kx;
+        if ((*px).live[c] && iy >= p.pad && ix >= p.pad && iy - p.pad < p.h && ix - p.pad < p.w) {
+            v[c] = f32(x[plane + (iy - p.pad) * p.w + ix - p.pad]);
+        }
+    }
+    return v;
 }
 
-// s + Σ_c av[c] · col[4j + c]: four taps of one channel against this lane's 4 pixels.
-fn step4(s: vec4<f32>, av: vec4<f32>, col: ptr<function, array<vec4<f32>, KC>>, j: u32) -> vec4<f32> {
-    return s + av.x * (*col)[4u * j] + av.y * (*col)[4u * j + 1u] + av.z * (*col)[4u * j + 2u]
-        + av.w * (*col)[4u * j + 3u];
+// One row's update for one chunk: s + Σ_kk weight[co, k0 + kk] · wk[kk], where lane j
+// holds weight[co, k0 + 4j .. 4j+3] in `av`. Every index is a constant, so the compiler keeps `wk` in registers;
+// `fma` makes each term one fused multiply-add.
+fn row_step(s: vec4<f32>, av: vec4<f32>, wk: array<vec4<f32>, KC>) -> vec4<f32> {
+    let a0 = subgroupBroadcast(av, 0u);
+    let a1 = subgroupBroadcast(av, 1u);
+    let a2 = subgroupBroadcast(av, 2u);
+    let a3 = subgroupBroadcast(av, 3u);
+    let a4 = subgroupBroadcast(av, 4u);
+    let a5 = subgroupBroadcast(av, 5u);
+    let a6 = subgroupBroadcast(av, 6u);
+    let a7 = subgroupBroadcast(av, 7u);
+    // Two independent chains, so consecutive fused multiply-adds do not wait on each other.
+    var r0 = s;
+    var r1 = vec4<f32>(0.0);
+    r0 = fma(vec4<f32>(a0.x), wk[0], r0);
+    r1 = fma(vec4<f32>(a0.y), wk[1], r1);
+    r0 = fma(vec4<f32>(a0.z), wk[2], r0);
+    r1 = fma(vec4<f32>(a0.w), wk[3], r1);
+    r0 = fma(vec4<f32>(a1.x), wk[4], r0);
+    r1 = fma(vec4<f32>(a1.y), wk[5], r1);
+    r0 = fma(vec4<f32>(a1.z), wk[6], r0);
+    r1 = fma(vec4<f32>(a1.w), wk[7], r1);
+    r0 = fma(vec4<f32>(a2.x), wk[8], r0);
+    r1 = fma(vec4<f32>(a2.y), wk[9], r1);
+    r0 = fma(vec4<f32>(a2.z), wk[10], r0);
+    r1 = fma(vec4<f32>(a2.w), wk[11], r1);
+    r0 = fma(vec4<f32>(a3.x), wk[12], r0);
+    r1 = fma(vec4<f32>(a3.y), wk[13], r1);
+    r0 = fma(vec4<f32>(a3.z), wk[14], r0);
+    r1 = fma(vec4<f32>(a3.w), wk[15], r1);
+    r0 = fma(vec4<f32>(a4.x), wk[16], r0);
+    r1 = fma(vec4<f32>(a4.y), wk[17], r1);
+    r0 = fma(vec4<f32>(a4.z), wk[18], r0);
+    r1 = fma(vec4<f32>(a4.w), wk[19], r1);
+    r0 = fma(vec4<f32>(a5.x), wk[20], r0);
+    r1 = fma(vec4<f32>(a5.y), wk[21], r1);
+    r0 = fma(vec4<f32>(a5.z), wk[22], r0);
+    r1 = fma(vec4<f32>(a5.w), wk[23], r1);
+    r0 = fma(vec4<f32>(a6.x), wk[24], r0);
+    r1 = fma(vec4<f32>(a6.y), wk[25], r1);
+    r0 = fma(vec4<f32>(a6.z), wk[26], r0);
+    r1 = fma(vec4<f32>(a6.w), wk[27], r1);
+    r0 = fma(vec4<f32>(a7.x), wk[28], r0);
+    r1 = fma(vec4<f32>(a7.y), wk[29], r1);
+    r0 = fma(vec4<f32>(a7.z), wk[30], r0);
+    r1 = fma(vec4<f32>(a7.w), wk[31], r1);
+    return r0 + r1;
+}
+
+// The bias, then the store of y[b, co, n .. n+3] that exist (`row` = element index of y[b, co, 0]).
+fn store_row(row: u32, co: u32, n: u32, v: vec4<f32>) {
+    var bias_v = 0.0;
+    if (p.has_bias == 1u) { bias_v = f32(bias[co]); }
+    for (var c = 0u; c < 4u; c++) {
+        if (n + c >= p.n) { break; }
+        y[row + n + c] = Elem(v[c] + bias_v);
+    }
 }
 
 @compute @workgroup_size(LANES)
@@ -76,67 +151,108 @@ fn conv2d(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocatio
     let b = t / (p.tiles_n * p.tiles_m);
     let m0 = tm * TM;
     let n = tn * 4u * LANES + 4u * lid;  // this lane's first pixel
-    let rows = min(TM, p.m - m0);
     let ka = 4u * (lane % LANES);        // this lane's k offset in a chunk of weights
-    let plane_size = p.h * p.w;
-
-    // Top-left corner, in padded input coordinates, of the window of each of this lane's pixels.
-    var oy: array<u32, 4>;
-    var ox: array<u32, 4>;
-    var live: array<bool, 4>;
+    let plane0 = b * p.c_in * p.h * p.w;
+    var px: Pixels;
     for (var c = 0u; c < 4u; c++) {
-        oy[c] = ((n + c) / p.out_w) * p.stride;
-        ox[c] = ((n + c) % p.out_w) * p.stride;
-        live[c] = n + c < p.n;
+        px.oy[c] = ((n + c) / p.out_w) * p.stride;
+        px.ox[c] = ((n + c) % p.out_w) * p.stride;
+        px.live[c] = n + c < p.n;
     }
+    // Weight rows past Co repeat the last one (their results are not stored): row m0 + r starts at
+    // rw + min(r, last) · K.
+    let rw = m0 * p.k;
+    let last = p.m - 1u - m0;
 
-    var acc: array<vec4<f32>, TM>;       // acc[r] = y[b, m0 + r, n .. n+3]
-    var col: array<vec4<f32>, KC>;       // col[kk] = the taps k0 + kk of this lane's 4 pixels
-    // Tap k = (ci, ky, kx), advanced by counters.
-    var ci = 0u;
-    var ky = 0u;
-    var kx = 0u;
+    // acc_r = y[b, m0 + r, n .. n+3], written out so that every register has a name.
+    var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
+    var acc4 = vec4<f32>(0.0); var acc5 = vec4<f32>(0.0); var acc6 = vec4<f32>(0.0); var acc7 = vec4<f32>(0.0);
+    var acc8 = vec4<f32>(0.0); var acc9 = vec4<f32>(0.0); var acc10 = vec4<f32>(0.0); var acc11 = vec4<f32>(0.0);
+    var acc12 = vec4<f32>(0.0); var acc13 = vec4<f32>(0.0); var acc14 = vec4<f32>(0.0); var acc15 = vec4<f32>(0.0);
+    var acc16 = vec4<f32>(0.0); var acc17 = vec4<f32>(0.0); var acc18 = vec4<f32>(0.0); var acc19 = vec4<f32>(0.0);
+    var acc20 = vec4<f32>(0.0); var acc21 = vec4<f32>(0.0); var acc22 = vec4<f32>(0.0); var acc23 = vec4<f32>(0.0);
+    var acc24 = vec4<f32>(0.0); var acc25 = vec4<f32>(0.0); var acc26 = vec4<f32>(0.0); var acc27 = vec4<f32>(0.0);
+    var acc28 = vec4<f32>(0.0); var acc29 = vec4<f32>(0.0); var acc30 = vec4<f32>(0.0); var acc31 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < p.k; k0 += KC) {
-        for (var kk = 0u; kk < KC; kk++) {
-            let ok = k0 + kk < p.k;
-            let plane = (b * p.c_in + ci) * plane_size;
-            col[kk] = vec4<f32>(load_tap(plane, oy[0] + ky, ox[0] + kx, ok && live[0]),
-                                load_tap(plane, oy[1] + ky, ox[1] + kx, ok && live[1]),
-                                load_tap(plane, oy[2] + ky, ox[2] + kx, ok && live[2]),
-                                load_tap(plane, oy[3] + ky, ox[3] + kx, ok && live[3]));
-            kx += 1u;
-            if (kx == p.ks) {
-                kx = 0u;
-                ky += 1u;
-                if (ky == p.ks) {
-                    ky = 0u;
-                    ci += 1u;
-                }
-            }
-        }
-        for (var r = 0u; r < rows; r++) {
-            let av = load_weight4((m0 + r) * p.k, k0 + ka);
-            var s = acc[r];
-            s = step4(s, subgroupBroadcast(av, 0u), &col, 0u);
-            s = step4(s, subgroupBroadcast(av, 1u), &col, 1u);
-            s = step4(s, subgroupBroadcast(av, 2u), &col, 2u);
-            s = step4(s, subgroupBroadcast(av, 3u), &col, 3u);
-            s = step4(s, subgroupBroadcast(av, 4u), &col, 4u);
-            s = step4(s, subgroupBroadcast(av, 5u), &col, 5u);
-            s = step4(s, subgroupBroadcast(av, 6u), &col, 6u);
-            s = step4(s, subgroupBroadcast(av, 7u), &col, 7u);
-            acc[r] = s;
-        }
+        // wk[kk] = col(b, k0 + kk, n .. n+3): the chunk's taps for this lane's 4 pixels.
+        let wk = array<vec4<f32>, KC>(
+            load_col4(plane0, k0, &px), load_col4(plane0, k0 + 1u, &px), load_col4(plane0, k0 + 2u, &px), load_col4(plane0, k0 + 3u, &px),
+            load_col4(plane0, k0 + 4u, &px), load_col4(plane0, k0 + 5u, &px), load_col4(plane0, k0 + 6u, &px), load_col4(plane0, k0 + 7u, &px),
+            load_col4(plane0, k0 + 8u, &px), load_col4(plane0, k0 + 9u, &px), load_col4(plane0, k0 + 10u, &px), load_col4(plane0, k0 + 11u, &px),
+            load_col4(plane0, k0 + 12u, &px), load_col4(plane0, k0 + 13u, &px), load_col4(plane0, k0 + 14u, &px), load_col4(plane0, k0 + 15u, &px),
+            load_col4(plane0, k0 + 16u, &px), load_col4(plane0, k0 + 17u, &px), load_col4(plane0, k0 + 18u, &px), load_col4(plane0, k0 + 19u, &px),
+            load_col4(plane0, k0 + 20u, &px), load_col4(plane0, k0 + 21u, &px), load_col4(plane0, k0 + 22u, &px), load_col4(plane0, k0 + 23u, &px),
+            load_col4(plane0, k0 + 24u, &px), load_col4(plane0, k0 + 25u, &px), load_col4(plane0, k0 + 26u, &px), load_col4(plane0, k0 + 27u, &px),
+            load_col4(plane0, k0 + 28u, &px), load_col4(plane0, k0 + 29u, &px), load_col4(plane0, k0 + 30u, &px), load_col4(plane0, k0 + 31u, &px));
+        let k = k0 + ka;
+        acc0 = row_step(acc0, load_weight4(rw + min(0u, last) * p.k, k), wk);
+        acc1 = row_step(acc1, load_weight4(rw + min(1u, last) * p.k, k), wk);
+        acc2 = row_step(acc2, load_weight4(rw + min(2u, last) * p.k, k), wk);
+        acc3 = row_step(acc3, load_weight4(rw + min(3u, last) * p.k, k), wk);
+        acc4 = row_step(acc4, load_weight4(rw + min(4u, last) * p.k, k), wk);
+        acc5 = row_step(acc5, load_weight4(rw + min(5u, last) * p.k, k), wk);
+        acc6 = row_step(acc6, load_weight4(rw + min(6u, last) * p.k, k), wk);
+        acc7 = row_step(acc7, load_weight4(rw + min(7u, last) * p.k, k), wk);
+        acc8 = row_step(acc8, load_weight4(rw + min(8u, last) * p.k, k), wk);
+        acc9 = row_step(acc9, load_weight4(rw + min(9u, last) * p.k, k), wk);
+        acc10 = row_step(acc10, load_weight4(rw + min(10u, last) * p.k, k), wk);
+        acc11 = row_step(acc11, load_weight4(rw + min(11u, last) * p.k, k), wk);
+        acc12 = row_step(acc12, load_weight4(rw + min(12u, last) * p.k, k), wk);
+        acc13 = row_step(acc13, load_weight4(rw + min(13u, last) * p.k, k), wk);
+        acc14 = row_step(acc14, load_weight4(rw + min(14u, last) * p.k, k), wk);
+        acc15 = row_step(acc15, load_weight4(rw + min(15u, last) * p.k, k), wk);
+        acc16 = row_step(acc16, load_weight4(rw + min(16u, last) * p.k, k), wk);
+        acc17 = row_step(acc17, load_weight4(rw + min(17u, last) * p.k, k), wk);
+        acc18 = row_step(acc18, load_weight4(rw + min(18u, last) * p.k, k), wk);
+        acc19 = row_step(acc19, load_weight4(rw + min(19u, last) * p.k, k), wk);
+        acc20 = row_step(acc20, load_weight4(rw + min(20u, last) * p.k, k), wk);
+        acc21 = row_step(acc21, load_weight4(rw + min(21u, last) * p.k, k), wk);
+        acc22 = row_step(acc22, load_weight4(rw + min(22u, last) * p.k, k), wk);
+        acc23 = row_step(acc23, load_weight4(rw + min(23u, last) * p.k, k), wk);
+        acc24 = row_step(acc24, load_weight4(rw + min(24u, last) * p.k, k), wk);
+        acc25 = row_step(acc25, load_weight4(rw + min(25u, last) * p.k, k), wk);
+        acc26 = row_step(acc26, load_weight4(rw + min(26u, last) * p.k, k), wk);
+        acc27 = row_step(acc27, load_weight4(rw + min(27u, last) * p.k, k), wk);
+        acc28 = row_step(acc28, load_weight4(rw + min(28u, last) * p.k, k), wk);
+        acc29 = row_step(acc29, load_weight4(rw + min(29u, last) * p.k, k), wk);
+        acc30 = row_step(acc30, load_weight4(rw + min(30u, last) * p.k, k), wk);
+        acc31 = row_step(acc31, load_weight4(rw + min(31u, last) * p.k, k), wk);
     }
 
-    for (var r = 0u; r < rows; r++) {
-        let co = m0 + r;
-        var bias_v = 0.0;
-        if (p.has_bias == 1u) { bias_v = f32(bias[co]); }
-        let row = (b * p.m + co) * p.n;
-        for (var c = 0u; c < 4u; c++) {
-            if (!live[c]) { break; }
-            y[row + n + c] = Elem(acc[r][c] + bias_v);
-        }
-    }
+    // Channels past Co are not stored. (Written out: an indexed array of the accumulators would live in
+    // scratch memory.)
+    let rows = min(TM, p.m - m0);
+    let yr = (b * p.m + m0) * p.n;
+    if (0u < rows) { store_row(yr + 0u * p.n, m0 + 0u, n, acc0); }
+    if (1u < rows) { store_row(yr + 1u * p.n, m0 + 1u, n, acc1); }
+    if (2u < rows) { store_row(yr + 2u * p.n, m0 + 2u, n, acc2); }
+    if (3u < rows) { store_row(yr + 3u * p.n, m0 + 3u, n, acc3); }
+    if (4u < rows) { store_row(yr + 4u * p.n, m0 + 4u, n, acc4); }
+    if (5u < rows) { store_row(yr + 5u * p.n, m0 + 5u, n, acc5); }
+    if (6u < rows) { store_row(yr + 6u * p.n, m0 + 6u, n, acc6); }
+    if (7u < rows) { store_row(yr + 7u * p.n, m0 + 7u, n, acc7); }
+    if (8u < rows) { store_row(yr + 8u * p.n, m0 + 8u, n, acc8); }
+    if (9u < rows) { store_row(yr + 9u * p.n, m0 + 9u, n, acc9); }
+    if (10u < rows) { store_row(yr + 10u * p.n, m0 + 10u, n, acc10); }
+    if (11u < rows) { store_row(yr + 11u * p.n, m0 + 11u, n, acc11); }
+    if (12u < rows) { store_row(yr + 12u * p.n, m0 + 12u, n, acc12); }
+    if (13u < rows) { store_row(yr + 13u * p.n, m0 + 13u, n, acc13); }
+    if (14u < rows) { store_row(yr + 14u * p.n, m0 + 14u, n, acc14); }
+    if (15u < rows) { store_row(yr + 15u * p.n, m0 + 15u, n, acc15); }
+    if (16u < rows) { store_row(yr + 16u * p.n, m0 + 16u, n, acc16); }
+    if (17u < rows) { store_row(yr + 17u * p.n, m0 + 17u, n, acc17); }
+    if (18u < rows) { store_row(yr + 18u * p.n, m0 + 18u, n, acc18); }
+    if (19u < rows) { store_row(yr + 19u * p.n, m0 + 19u, n, acc19); }
+    if (20u < rows) { store_row(yr + 20u * p.n, m0 + 20u, n, acc20); }
+    if (21u < rows) { store_row(yr + 21u * p.n, m0 + 21u, n, acc21); }
+    if (22u < rows) { store_row(yr + 22u * p.n, m0 + 22u, n, acc22); }
+    if (23u < rows) { store_row(yr + 23u * p.n, m0 + 23u, n, acc23); }
+    if (24u < rows) { store_row(yr + 24u * p.n, m0 + 24u, n, acc24); }
+    if (25u < rows) { store_row(yr + 25u * p.n, m0 + 25u, n, acc25); }
+    if (26u < rows) { store_row(yr + 26u * p.n, m0 + 26u, n, acc26); }
+    if (27u < rows) { store_row(yr + 27u * p.n, m0 + 27u, n, acc27); }
+    if (28u < rows) { store_row(yr + 28u * p.n, m0 + 28u, n, acc28); }
+    if (29u < rows) { store_row(yr + 29u * p.n, m0 + 29u, n, acc29); }
+    if (30u < rows) { store_row(yr + 30u * p.n, m0 + 30u, n, acc30); }
+    if (31u < rows) { store_row(yr + 31u * p.n, m0 + 31u, n, acc31); }
 }

@@ -14,6 +14,10 @@
 // a[m, k0 + 4l .. 4l+3] (one vec4), and the chunk's 32 values of a[m, ·] reach every lane by 8
 // broadcasts from constant lanes 0..7. The lane index for that is `subgroup_invocation_id`, so the
 // code does not depend on the subgroup size beyond the ≥ 8 requirement.
+//
+// The loops over rows and over the chunk are written out (named accumulators, a panel array indexed only
+// by constants): a dynamically indexed private array becomes per-lane scratch memory on lavapipe, which
+// costs more than the arithmetic.
 
 struct Params {
     m: u32,          // rows of a and y
@@ -73,13 +77,19 @@ fn activate(x: f32, code: u32) -> f32 {
     }
 }
 
-// w(b, k, n), zero outside K×N.
-fn load_w(base: u32, k: u32, n: u32) -> f32 {
-    if (k >= p.k || n >= p.n) { return 0.0; }
-    return f32(w[base + k * p.w_sk + n * p.w_sn]);
+// w(b, k, n .. n+3), zero outside K×N.
+fn load_w4(base: u32, k: u32, n: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if (k < p.k) {
+        let row = base + k * p.w_sk;
+        for (var c = 0u; c < 4u; c++) {
+            if (n + c < p.n) { v[c] = f32(w[row + (n + c) * p.w_sn]); }
+        }
+    }
+    return v;
 }
 
-// a[b, m, k .. k+3], zero outside K (the caller keeps m < M).
+// a[row, k .. k+3], zero outside K (`row` is the element index of a row that exists).
 fn load_a4(row: u32, k: u32) -> vec4<f32> {
     if (k + 3u < p.k) {
         return vec4<f32>(f32(a[row + k]), f32(a[row + k + 1u]), f32(a[row + k + 2u]), f32(a[row + k + 3u]));
@@ -91,10 +101,64 @@ fn load_a4(row: u32, k: u32) -> vec4<f32> {
     return v;
 }
 
-// s + Σ_c av[c] · wk[4j + c]: four k values of one row against this lane's 4 columns.
-fn step4(s: vec4<f32>, av: vec4<f32>, wk: ptr<function, array<vec4<f32>, KC>>, j: u32) -> vec4<f32> {
-    return s + av.x * (*wk)[4u * j] + av.y * (*wk)[4u * j + 1u] + av.z * (*wk)[4u * j + 2u]
-        + av.w * (*wk)[4u * j + 3u];
+// One row's update for one chunk: s + Σ_kk a[m, k0 + kk] · wk[kk], where lane j holds
+// a[m, k0 + 4j .. 4j+3] in `av`. Every index is a constant, so the compiler keeps `wk` in registers;
+// `fma` makes each term one fused multiply-add.
+fn row_step(s: vec4<f32>, av: vec4<f32>, wk: array<vec4<f32>, KC>) -> vec4<f32> {
+    let a0 = subgroupBroadcast(av, 0u);
+    let a1 = subgroupBroadcast(av, 1u);
+    let a2 = subgroupBroadcast(av, 2u);
+    let a3 = subgroupBroadcast(av, 3u);
+    let a4 = subgroupBroadcast(av, 4u);
+    let a5 = subgroupBroadcast(av, 5u);
+    let a6 = subgroupBroadcast(av, 6u);
+    let a7 = subgroupBroadcast(av, 7u);
+    // Two independent chains, so consecutive fused multiply-adds do not wait on each other.
+    var r0 = s;
+    var r1 = vec4<f32>(0.0);
+    r0 = fma(vec4<f32>(a0.x), wk[0], r0);
+    r1 = fma(vec4<f32>(a0.y), wk[1], r1);
+    r0 = fma(vec4<f32>(a0.z), wk[2], r0);
+    r1 = fma(vec4<f32>(a0.w), wk[3], r1);
+    r0 = fma(vec4<f32>(a1.x), wk[4], r0);
+    r1 = fma(vec4<f32>(a1.y), wk[5], r1);
+    r0 = fma(vec4<f32>(a1.z), wk[6], r0);
+    r1 = fma(vec4<f32>(a1.w), wk[7], r1);
+    r0 = fma(vec4<f32>(a2.x), wk[8], r0);
+    r1 = fma(vec4<f32>(a2.y), wk[9], r1);
+    r0 = fma(vec4<f32>(a2.z), wk[10], r0);
+    r1 = fma(vec4<f32>(a2.w), wk[11], r1);
+    r0 = fma(vec4<f32>(a3.x), wk[12], r0);
+    r1 = fma(vec4<f32>(a3.y), wk[13], r1);
+    r0 = fma(vec4<f32>(a3.z), wk[14], r0);
+    r1 = fma(vec4<f32>(a3.w), wk[15], r1);
+    r0 = fma(vec4<f32>(a4.x), wk[16], r0);
+    r1 = fma(vec4<f32>(a4.y), wk[17], r1);
+    r0 = fma(vec4<f32>(a4.z), wk[18], r0);
+    r1 = fma(vec4<f32>(a4.w), wk[19], r1);
+    r0 = fma(vec4<f32>(a5.x), wk[20], r0);
+    r1 = fma(vec4<f32>(a5.y), wk[21], r1);
+    r0 = fma(vec4<f32>(a5.z), wk[22], r0);
+    r1 = fma(vec4<f32>(a5.w), wk[23], r1);
+    r0 = fma(vec4<f32>(a6.x), wk[24], r0);
+    r1 = fma(vec4<f32>(a6.y), wk[25], r1);
+    r0 = fma(vec4<f32>(a6.z), wk[26], r0);
+    r1 = fma(vec4<f32>(a6.w), wk[27], r1);
+    r0 = fma(vec4<f32>(a7.x), wk[28], r0);
+    r1 = fma(vec4<f32>(a7.y), wk[29], r1);
+    r0 = fma(vec4<f32>(a7.z), wk[30], r0);
+    r1 = fma(vec4<f32>(a7.w), wk[31], r1);
+    return r0 + r1;
+}
+
+// Bias and activation, then the store of y[row, n .. n+3] that lie inside N.
+fn store_row(row: u32, n: u32, v: vec4<f32>) {
+    for (var c = 0u; c < 4u; c++) {
+        if (n + c >= p.n) { break; }
+        var x = v[c];
+        if (p.bias_mode == 1u) { x += f32(bias[n + c]); }
+        y[row + n + c] = Elem(activate(x, p.act));
+    }
 }
 
 @compute @workgroup_size(LANES)
@@ -107,41 +171,103 @@ fn matmul(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocatio
     let b = t / (p.tiles_n * p.tiles_m);
     let m0 = tm * TM;
     let n = tn * 4u * LANES + 4u * lid;  // this lane's first column
-    let rows = min(TM, p.m - m0);
-    let a_base = b * p.a_batch;
-    let w_base = b * p.w_batch;
+    let a0 = b * p.a_batch;
+    let w0 = b * p.w_batch;
     let ka = 4u * (lane % LANES);        // this lane's k offset in a chunk of a
+    // Rows past M repeat the last row (their results are not stored): row m0 + r of a starts at
+    // ra + min(r, last) · lda.
+    let ra = a0 + m0 * p.lda;
+    let last = p.m - 1u - m0;
 
-    var acc: array<vec4<f32>, TM>;       // acc[r] = y[m0 + r, n .. n+3]
-    var wk: array<vec4<f32>, KC>;        // wk[kk] = w(b, k0 + kk, n .. n+3)
+    // acc_r = y[m0 + r, n .. n+3], written out so that every register has a name.
+    var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
+    var acc4 = vec4<f32>(0.0); var acc5 = vec4<f32>(0.0); var acc6 = vec4<f32>(0.0); var acc7 = vec4<f32>(0.0);
+    var acc8 = vec4<f32>(0.0); var acc9 = vec4<f32>(0.0); var acc10 = vec4<f32>(0.0); var acc11 = vec4<f32>(0.0);
+    var acc12 = vec4<f32>(0.0); var acc13 = vec4<f32>(0.0); var acc14 = vec4<f32>(0.0); var acc15 = vec4<f32>(0.0);
+    var acc16 = vec4<f32>(0.0); var acc17 = vec4<f32>(0.0); var acc18 = vec4<f32>(0.0); var acc19 = vec4<f32>(0.0);
+    var acc20 = vec4<f32>(0.0); var acc21 = vec4<f32>(0.0); var acc22 = vec4<f32>(0.0); var acc23 = vec4<f32>(0.0);
+    var acc24 = vec4<f32>(0.0); var acc25 = vec4<f32>(0.0); var acc26 = vec4<f32>(0.0); var acc27 = vec4<f32>(0.0);
+    var acc28 = vec4<f32>(0.0); var acc29 = vec4<f32>(0.0); var acc30 = vec4<f32>(0.0); var acc31 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < p.k; k0 += KC) {
-        for (var kk = 0u; kk < KC; kk++) {
-            let k = k0 + kk;
-            wk[kk] = vec4<f32>(load_w(w_base, k, n), load_w(w_base, k, n + 1u),
-                               load_w(w_base, k, n + 2u), load_w(w_base, k, n + 3u));
-        }
-        for (var r = 0u; r < rows; r++) {
-            let av = load_a4(a_base + (m0 + r) * p.lda, k0 + ka);
-            var s = acc[r];
-            s = step4(s, subgroupBroadcast(av, 0u), &wk, 0u);
-            s = step4(s, subgroupBroadcast(av, 1u), &wk, 1u);
-            s = step4(s, subgroupBroadcast(av, 2u), &wk, 2u);
-            s = step4(s, subgroupBroadcast(av, 3u), &wk, 3u);
-            s = step4(s, subgroupBroadcast(av, 4u), &wk, 4u);
-            s = step4(s, subgroupBroadcast(av, 5u), &wk, 5u);
-            s = step4(s, subgroupBroadcast(av, 6u), &wk, 6u);
-            s = step4(s, subgroupBroadcast(av, 7u), &wk, 7u);
-            acc[r] = s;
-        }
+        // wk[kk] = w(b, k0 + kk, n .. n+3): this lane's 4 columns for the chunk.
+        let wk = array<vec4<f32>, KC>(
+            load_w4(w0, k0, n), load_w4(w0, k0 + 1u, n), load_w4(w0, k0 + 2u, n), load_w4(w0, k0 + 3u, n),
+            load_w4(w0, k0 + 4u, n), load_w4(w0, k0 + 5u, n), load_w4(w0, k0 + 6u, n), load_w4(w0, k0 + 7u, n),
+            load_w4(w0, k0 + 8u, n), load_w4(w0, k0 + 9u, n), load_w4(w0, k0 + 10u, n), load_w4(w0, k0 + 11u, n),
+            load_w4(w0, k0 + 12u, n), load_w4(w0, k0 + 13u, n), load_w4(w0, k0 + 14u, n), load_w4(w0, k0 + 15u, n),
+            load_w4(w0, k0 + 16u, n), load_w4(w0, k0 + 17u, n), load_w4(w0, k0 + 18u, n), load_w4(w0, k0 + 19u, n),
+            load_w4(w0, k0 + 20u, n), load_w4(w0, k0 + 21u, n), load_w4(w0, k0 + 22u, n), load_w4(w0, k0 + 23u, n),
+            load_w4(w0, k0 + 24u, n), load_w4(w0, k0 + 25u, n), load_w4(w0, k0 + 26u, n), load_w4(w0, k0 + 27u, n),
+            load_w4(w0, k0 + 28u, n), load_w4(w0, k0 + 29u, n), load_w4(w0, k0 + 30u, n), load_w4(w0, k0 + 31u, n));
+        let k = k0 + ka;
+        acc0 = row_step(acc0, load_a4(ra + min(0u, last) * p.lda, k), wk);
+        acc1 = row_step(acc1, load_a4(ra + min(1u, last) * p.lda, k), wk);
+        acc2 = row_step(acc2, load_a4(ra + min(2u, last) * p.lda, k), wk);
+        acc3 = row_step(acc3, load_a4(ra + min(3u, last) * p.lda, k), wk);
+        acc4 = row_step(acc4, load_a4(ra + min(4u, last) * p.lda, k), wk);
+        acc5 = row_step(acc5, load_a4(ra + min(5u, last) * p.lda, k), wk);
+        acc6 = row_step(acc6, load_a4(ra + min(6u, last) * p.lda, k), wk);
+        acc7 = row_step(acc7, load_a4(ra + min(7u, last) * p.lda, k), wk);
+        acc8 = row_step(acc8, load_a4(ra + min(8u, last) * p.lda, k), wk);
+        acc9 = row_step(acc9, load_a4(ra + min(9u, last) * p.lda, k), wk);
+        acc10 = row_step(acc10, load_a4(ra + min(10u, last) * p.lda, k), wk);
+        acc11 = row_step(acc11, load_a4(ra + min(11u, last) * p.lda, k), wk);
+        acc12 = row_step(acc12, load_a4(ra + min(12u, last) * p.lda, k), wk);
+        acc13 = row_step(acc13, load_a4(ra + min(13u, last) * p.lda, k), wk);
+        acc14 = row_step(acc14, load_a4(ra + min(14u, last) * p.lda, k), wk);
+        acc15 = row_step(acc15, load_a4(ra + min(15u, last) * p.lda, k), wk);
+        acc16 = row_step(acc16, load_a4(ra + min(16u, last) * p.lda, k), wk);
+        acc17 = row_step(acc17, load_a4(ra + min(17u, last) * p.lda, k), wk);
+        acc18 = row_step(acc18, load_a4(ra + min(18u, last) * p.lda, k), wk);
+        acc19 = row_step(acc19, load_a4(ra + min(19u, last) * p.lda, k), wk);
+        acc20 = row_step(acc20, load_a4(ra + min(20u, last) * p.lda, k), wk);
+        acc21 = row_step(acc21, load_a4(ra + min(21u, last) * p.lda, k), wk);
+        acc22 = row_step(acc22, load_a4(ra + min(22u, last) * p.lda, k), wk);
+        acc23 = row_step(acc23, load_a4(ra + min(23u, last) * p.lda, k), wk);
+        acc24 = row_step(acc24, load_a4(ra + min(24u, last) * p.lda, k), wk);
+        acc25 = row_step(acc25, load_a4(ra + min(25u, last) * p.lda, k), wk);
+        acc26 = row_step(acc26, load_a4(ra + min(26u, last) * p.lda, k), wk);
+        acc27 = row_step(acc27, load_a4(ra + min(27u, last) * p.lda, k), wk);
+        acc28 = row_step(acc28, load_a4(ra + min(28u, last) * p.lda, k), wk);
+        acc29 = row_step(acc29, load_a4(ra + min(29u, last) * p.lda, k), wk);
+        acc30 = row_step(acc30, load_a4(ra + min(30u, last) * p.lda, k), wk);
+        acc31 = row_step(acc31, load_a4(ra + min(31u, last) * p.lda, k), wk);
     }
 
-    for (var r = 0u; r < rows; r++) {
-        let row = b * p.y_batch + (m0 + r) * p.ldy;
-        for (var c = 0u; c < 4u; c++) {
-            if (n + c >= p.n) { break; }
-            var v = acc[r][c];
-            if (p.bias_mode == 1u) { v += f32(bias[n + c]); }
-            y[row + n + c] = Elem(activate(v, p.act));
-        }
-    }
+    // Rows past M are not stored. (Written out: an indexed array of the accumulators would live in
+    // scratch memory.)
+    let rows = min(TM, p.m - m0);
+    let yr = b * p.y_batch + m0 * p.ldy;
+    if (0u < rows) { store_row(yr + 0u * p.ldy, n, acc0); }
+    if (1u < rows) { store_row(yr + 1u * p.ldy, n, acc1); }
+    if (2u < rows) { store_row(yr + 2u * p.ldy, n, acc2); }
+    if (3u < rows) { store_row(yr + 3u * p.ldy, n, acc3); }
+    if (4u < rows) { store_row(yr + 4u * p.ldy, n, acc4); }
+    if (5u < rows) { store_row(yr + 5u * p.ldy, n, acc5); }
+    if (6u < rows) { store_row(yr + 6u * p.ldy, n, acc6); }
+    if (7u < rows) { store_row(yr + 7u * p.ldy, n, acc7); }
+    if (8u < rows) { store_row(yr + 8u * p.ldy, n, acc8); }
+    if (9u < rows) { store_row(yr + 9u * p.ldy, n, acc9); }
+    if (10u < rows) { store_row(yr + 10u * p.ldy, n, acc10); }
+    if (11u < rows) { store_row(yr + 11u * p.ldy, n, acc11); }
+    if (12u < rows) { store_row(yr + 12u * p.ldy, n, acc12); }
+    if (13u < rows) { store_row(yr + 13u * p.ldy, n, acc13); }
+    if (14u < rows) { store_row(yr + 14u * p.ldy, n, acc14); }
+    if (15u < rows) { store_row(yr + 15u * p.ldy, n, acc15); }
+    if (16u < rows) { store_row(yr + 16u * p.ldy, n, acc16); }
+    if (17u < rows) { store_row(yr + 17u * p.ldy, n, acc17); }
+    if (18u < rows) { store_row(yr + 18u * p.ldy, n, acc18); }
+    if (19u < rows) { store_row(yr + 19u * p.ldy, n, acc19); }
+    if (20u < rows) { store_row(yr + 20u * p.ldy, n, acc20); }
+    if (21u < rows) { store_row(yr + 21u * p.ldy, n, acc21); }
+    if (22u < rows) { store_row(yr + 22u * p.ldy, n, acc22); }
+    if (23u < rows) { store_row(yr + 23u * p.ldy, n, acc23); }
+    if (24u < rows) { store_row(yr + 24u * p.ldy, n, acc24); }
+    if (25u < rows) { store_row(yr + 25u * p.ldy, n, acc25); }
+    if (26u < rows) { store_row(yr + 26u * p.ldy, n, acc26); }
+    if (27u < rows) { store_row(yr + 27u * p.ldy, n, acc27); }
+    if (28u < rows) { store_row(yr + 28u * p.ldy, n, acc28); }
+    if (29u < rows) { store_row(yr + 29u * p.ldy, n, acc29); }
+    if (30u < rows) { store_row(yr + 30u * p.ldy, n, acc30); }
+    if (31u < rows) { store_row(yr + 31u * p.ldy, n, acc31); }
 }

@@ -239,7 +239,7 @@ fn too_large_a_binding_is_a_limit_error() {
     // before anything is dispatched, so a small buffer suffices.
     let g = gpu();
     let arena = ParamArena::new(g, 4);
-    let max = g.limits().max_storage_buffer_binding_size as u64;
+    let max = g.limits().max_storage_buffer_binding_size;
     let k_in = 64usize;
     let rows = (max / 4 / k_in as u64 + 1) as usize; // rows · 64 · 4 bytes > max
     let buf = g.create_storage("small", 1 << 16).unwrap();

@@ -27,17 +27,31 @@ fn full_size_sd15_matches_diffusers() {
     let config = PipelineConfig::sd_v1_5();
     let refs = SafetensorsFile::open(dir.join("reference.safetensors")).unwrap();
     let get = |n: &str| weights::convert::to_f32_vec(&refs.tensor(n).unwrap()).unwrap();
-    let run_shape = RunShape { width: 128, height: 128, batch: 1 };
+    let run_shape = RunShape {
+        width: 128,
+        height: 128,
+        batch: 1,
+    };
     for (component, sub, inputs, out) in [
         (
             Component::UNet,
             "unet",
-            vec![("sample", "unet.sample"), ("timestep", "unet.timestep"), ("encoder_hidden_states", "unet.encoder_hidden_states")],
+            vec![
+                ("sample", "unet.sample"),
+                ("timestep", "unet.timestep"),
+                ("encoder_hidden_states", "unet.encoder_hidden_states"),
+            ],
             "unet.out",
         ),
-        (Component::VaeDecoder, "vae", vec![("z", "vae.decode.latent")], "vae.decode.out"),
+        (
+            Component::VaeDecoder,
+            "vae",
+            vec![("z", "vae.decode.latent")],
+            "vae.decode.out",
+        ),
     ] {
-        let graph = component_graph(&config, component, &run_shape, GraphOptions::default()).unwrap();
+        let graph =
+            component_graph(&config, component, &run_shape, GraphOptions::default()).unwrap();
         let w = weights::Weights::from_file(
             match sub {
                 "unet" => weights::Component::Unet,
@@ -50,15 +64,28 @@ fn full_size_sd15_matches_diffusers() {
         let exec = Executor::new(gpu, &graph, &w, &Options::default()).unwrap();
         let load = t.elapsed();
         let find = |name: &str, role: Role| {
-            TensorId(graph.tensors.iter().position(|t| t.name == name && t.role == role).unwrap() as u32)
+            TensorId(
+                graph
+                    .tensors
+                    .iter()
+                    .position(|t| t.name == name && t.role == role)
+                    .unwrap() as u32,
+            )
         };
         for (input, reference) in &inputs {
-            exec.write(gpu, find(input, Role::Input), &get(reference)).unwrap();
+            exec.write(gpu, find(input, Role::Input), &get(reference))
+                .unwrap();
         }
         let t = Instant::now();
         exec.run(gpu, 0..graph.ops.len()).unwrap();
         let run = t.elapsed();
-        let output = TensorId(graph.tensors.iter().rposition(|t| t.role == Role::Output).unwrap() as u32);
+        let output = TensorId(
+            graph
+                .tensors
+                .iter()
+                .rposition(|t| t.role == Role::Output)
+                .unwrap() as u32,
+        );
         let got = exec.read(gpu, output).unwrap();
         let err = wgsd::cpu::rel_l2(&got, &get(out));
         let mem = exec.memory();

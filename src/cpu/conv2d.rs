@@ -90,13 +90,16 @@ mod tests {
         };
         let y = conv2d(&[1.0; 9], &[1.0; 9], Some(&[0.5]), s);
         assert_eq!(y, vec![4.5, 6.5, 4.5, 6.5, 9.5, 6.5, 4.5, 6.5, 4.5]);
-        // Asymmetric (0, 1) padding with stride 2 on 3×3: output 2×2, windows clipped at the end.
+        // Asymmetric (0, 1) padding with stride 2 on all-ones 4×4: output 2×2, the windows past the end
+        // see the padding: torch `conv2d(pad(ones(1, 1, 4, 4), (0, 1, 0, 1)), ones(1, 1, 3, 3), stride=2)`.
         let s = Conv2dShape {
+            h: 4,
+            w: 4,
             stride: 2,
             pad: Padding { begin: 0, end: 1 },
             ..s
         };
         assert_eq!((s.out_h(), s.out_w()), (2, 2));
-        assert_eq!(conv2d(&[1.0; 9], &[1.0; 9], None, s), vec![9., 6., 6., 4.]);
+        assert_eq!(conv2d(&[1.0; 16], &[1.0; 9], None, s), vec![9., 6., 6., 4.]);
     }
 }

@@ -103,7 +103,7 @@ pub fn conv2d(
     };
     let tiles = params.tiles_m as u64 * params.tiles_n as u64 * s.batch as u64;
     let grid = grid_1d(gpu, tiles, what)?;
-    let pipeline = gpu.pipeline(shader, "conv2d", elem, &[])?;
+    let pipeline = gpu.pipeline(shader, "conv2d", elem, &[("KS", s.k as u64)])?;
     let label = format!(
         "conv2d {}×{}×{}×{} k{} s{} -> {}×{}×{} ({}) -> {}",
         s.batch,

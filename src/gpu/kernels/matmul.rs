@@ -234,14 +234,14 @@ pub fn linear(
     variant: MatmulVariant,
 ) -> Result<Dispatch> {
     let w_len = t.weight.len as usize;
-    if out_features == 0 || w_len % out_features != 0 {
+    if out_features == 0 || !w_len.is_multiple_of(out_features) {
         return Err(Error::Invalid(format!(
             "linear: weight {} has {w_len} elements, not a multiple of {out_features} output features",
             t.weight.name
         )));
     }
     let in_features = w_len / out_features;
-    if in_features == 0 || t.x.len as usize % in_features != 0 {
+    if in_features == 0 || !(t.x.len as usize).is_multiple_of(in_features) {
         return Err(Error::Invalid(format!(
             "linear: input {} has {} elements, not rows of {in_features}",
             t.x.name, t.x.len
