@@ -538,79 +538,52 @@ pub struct IntervalsReport {
     pub fits: Option<bool>,
 }
 
-/// Parses a MiniMalloc CSV (`id,lower,upper,size`, half-open `[lower, upper)`) into usages.
+/// Parses a MiniMalloc CSV (`id,lower,upper,size`, half-open `[lower, upper)`) into usages, with errors
+/// that name the file and line.
 pub fn parse_intervals(path: &Path, text: &str) -> Result<Vec<Usage>> {
-    let mut usages = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || (n == 0 && line.starts_with(|c: char| c.is_ascii_alphabetic())) {
-            continue;
-        }
-        let bad = |why: String| Error::format(path, format!("line {}: {why}", n + 1));
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if fields.len() != 4 {
-            return Err(bad(format!(
-                "expected 4 fields id,lower,upper,size, got {}",
-                fields.len()
-            )));
-        }
-        let num = |i: usize, what: &str| -> Result<i128> {
-            fields[i]
-                .parse::<i128>()
-                .map_err(|_| bad(format!("{what} {:?} is not an integer", fields[i])))
-        };
-        let (lower, upper, size) = (num(1, "lower")?, num(2, "upper")?, num(3, "size")?);
-        if size <= 0 {
-            return Err(bad(format!("size {size} must be positive")));
-        }
-        if lower < 0 || upper <= lower {
-            return Err(bad(format!(
-                "interval [{lower}, {upper}) is empty or negative"
-            )));
-        }
-        if upper > i128::from(u32::MAX) || size > i128::from(u64::MAX) {
-            return Err(bad("value too large".into()));
-        }
-        usages.push(Usage {
-            size: size as u64,
-            first: lower as u32,
-            last: (upper - 1) as u32,
-        });
-    }
+    let usages = planner::parse_minimalloc_csv(text)
+        .map_err(|e| Error::format(path, format!("line {}: {}", e.line, e.reason)))?;
     if usages.is_empty() {
         return Err(Error::format(path, "no intervals"));
     }
     Ok(usages)
 }
 
-/// Plans an interval file with alignment 1.
+/// Time the exact search may take for `--intervals` (the MiniMalloc suite's budget per instance).
+const INTERVALS_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Plans an interval file with alignment 1. With a capacity, searches for a packing within it
+/// ([`planner::pack_into`]); without, for the smallest arena it can certify.
 pub fn plan_intervals(path: &Path, capacity: Option<u64>) -> Result<IntervalsReport> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let usages = parse_intervals(path, &text)?;
     let start = Instant::now();
-    let limits = planner_limits(1);
-    let plan = planner::plan(&usages, &limits, &Options::default())?;
+    let options = Options {
+        time_limit: INTERVALS_TIME_LIMIT,
+    };
+    let (arena, optimal, method) = match capacity {
+        None => {
+            let plan = planner::plan(&usages, &planner_limits(1), &options)?;
+            (plan.arena(), plan.optimal, plan.method.to_string())
+        }
+        Some(c) => match planner::pack_into(&usages, c, &options) {
+            Ok(plan) => (plan.arena(), plan.optimal, plan.method.to_string()),
+            Err(planner::PlanError::OverCapacity { needed, .. }) => {
+                (needed, false, "exact (over capacity)".into())
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
     let seconds = start.elapsed().as_secs_f64();
-    let intervals: Vec<liveness::Interval> = usages
-        .iter()
-        .enumerate()
-        .map(|(i, u)| liveness::Interval {
-            tensor: crate::graph::TensorId(i as u32),
-            size: u.size,
-            first: u.first,
-            last: u.last,
-        })
-        .collect();
-    let load = liveness::load(&intervals, 1);
-    let arena = plan.arena();
+    let load = planner::load(&usages, 1);
     Ok(IntervalsReport {
         file: path.display().to_string(),
         buffers: usages.len(),
         load,
         arena,
         ratio: arena as f64 / load.max(1) as f64,
-        optimal: plan.optimal || arena == load,
-        method: plan.method.to_string(),
+        optimal: optimal || arena == load,
+        method,
         seconds,
         capacity,
         fits: capacity.map(|c| arena <= c),
