@@ -269,3 +269,41 @@ fn single_file_checkpoints_match_diffusers_too() {
         vae(name, &ldm.vae());
     }
 }
+
+#[test]
+fn wrong_weights_are_refused_before_any_device_work() {
+    // A device of its own, so that the allocator report sees this test alone.
+    let gpu = wgsd::gpu::Gpu::new(&Default::default()).unwrap();
+    let before = gpu.memory();
+    let dir = fixture("tiny-sd1");
+    let config = PipelineConfig::from_dir(&dir).unwrap();
+    let run = RunShape {
+        width: 16,
+        height: 16,
+        batch: 2,
+    };
+    let graph = component_graph(
+        &config,
+        Component::TextEncoder,
+        &run,
+        GraphOptions::default(),
+    )
+    .unwrap();
+    let unet_weights = folder("tiny-sd1")
+        .weights(weights::Component::Unet)
+        .unwrap();
+    let err = Executor::new(&gpu, &graph, &unet_weights, &Options::default())
+        .err()
+        .expect("must refuse")
+        .to_string();
+    assert!(err.contains("embeddings.token_embedding.weight"), "{err}");
+    assert!(
+        err.contains("diffusion_pytorch_model.safetensors"),
+        "the error names the file: {err}"
+    );
+    assert_eq!(
+        gpu.memory(),
+        before,
+        "nothing may be allocated before the weights are validated"
+    );
+}

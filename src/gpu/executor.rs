@@ -21,6 +21,13 @@ use super::{Gpu, TensorView};
 
 /// Where the executor gets weight values from, once per weight at load time.
 pub trait WeightSource {
+    /// Checks, before any device work, that every weight in `required` (name, shape) can be provided;
+    /// the error names every missing or misshapen tensor and the file. The default accepts all.
+    fn check(&self, required: &[(&str, &[u32])]) -> Result<()> {
+        let _ = required;
+        Ok(())
+    }
+
     /// Writes the weight `name` of shape `shape`, converted to `dtype`, into `dst` (exactly
     /// `numel · dtype.size()` bytes).
     fn fill(&self, name: &str, shape: &[u32], dtype: DType, dst: &mut [u8]) -> Result<()>;

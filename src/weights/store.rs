@@ -463,6 +463,16 @@ fn list_first(names: &[String], limit: usize) -> String {
 }
 
 impl crate::gpu::WeightSource for Weights {
+    fn check(&self, required: &[(&str, &[u32])]) -> Result<()> {
+        let specs: Vec<TensorSpec> = required
+            .iter()
+            .map(|(name, shape)| {
+                TensorSpec::new(*name, shape.iter().map(|&d| d as usize).collect::<Vec<_>>())
+            })
+            .collect();
+        self.validate(&specs).map(|_| ())
+    }
+
     fn fill(&self, name: &str, shape: &[u32], dtype: DType, dst: &mut [u8]) -> Result<()> {
         let view = self.tensor(name)?;
         if view.shape().len() != shape.len()
