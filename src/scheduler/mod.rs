@@ -457,50 +457,54 @@ fn arange_down(start: f64, stop: f64, step: f64) -> Vec<f64> {
     (0..n).map(|i| start + step * i as f64).collect()
 }
 
-/// `DDIMScheduler.set_timesteps`.
+/// Leading spacing: multiples of `N / steps` (integer division) counted down, plus `steps_offset`.
+fn leading(c: &SchedulerConfig, steps: usize) -> Vec<f64> {
+    let ratio = c.num_train_timesteps / steps;
+    (0..steps)
+        .rev()
+        .map(|i| (i * ratio + c.steps_offset) as f64)
+        .collect()
+}
+
+/// Trailing spacing: `round(arange(N, 0, -N / steps)) - 1`.
+fn trailing(c: &SchedulerConfig, steps: usize) -> Vec<f64> {
+    let n = c.num_train_timesteps as f64;
+    arange_down(n, 0.0, -(n / steps as f64))
+        .into_iter()
+        .map(|t| t.round_ties_even() - 1.0)
+        .collect()
+}
+
+/// `DDIMScheduler.set_timesteps`: linspace rounded to integers.
 fn ddim_timesteps(c: &SchedulerConfig, steps: usize) -> Vec<f64> {
-    let n = c.num_train_timesteps;
     match c.timestep_spacing {
-        TimestepSpacing::Linspace => linspace(0.0, (n - 1) as f64, steps)
-            .into_iter()
-            .rev()
-            .map(f64::round_ties_even)
-            .collect(),
-        TimestepSpacing::Leading => {
-            let ratio = n / steps;
-            (0..steps)
+        TimestepSpacing::Linspace => {
+            let last = (c.num_train_timesteps - 1) as f64;
+            linspace(0.0, last, steps)
+                .into_iter()
                 .rev()
-                .map(|i| (i * ratio + c.steps_offset) as f64)
+                .map(f64::round_ties_even)
                 .collect()
         }
-        TimestepSpacing::Trailing => arange_down(n as f64, 0.0, -(n as f64 / steps as f64))
-            .into_iter()
-            .map(|t| t.round_ties_even() - 1.0)
-            .collect(),
+        TimestepSpacing::Leading => leading(c, steps),
+        TimestepSpacing::Trailing => trailing(c, steps),
     }
 }
 
-/// `EulerDiscreteScheduler.set_timesteps` (and the ancestral one): float timesteps, linspace unrounded.
+/// `EulerDiscreteScheduler.set_timesteps` (and the ancestral one): linspace unrounded, as f32
+/// (`np.linspace(..., dtype=float32)`).
 fn euler_timesteps(c: &SchedulerConfig, steps: usize) -> Vec<f64> {
-    let n = c.num_train_timesteps;
     match c.timestep_spacing {
-        // np.linspace(..., dtype=float32): the values are rounded to f32.
-        TimestepSpacing::Linspace => linspace(0.0, (n - 1) as f64, steps)
-            .into_iter()
-            .rev()
-            .map(|t| t as f32 as f64)
-            .collect(),
-        TimestepSpacing::Leading => {
-            let ratio = n / steps;
-            (0..steps)
+        TimestepSpacing::Linspace => {
+            let last = (c.num_train_timesteps - 1) as f64;
+            linspace(0.0, last, steps)
+                .into_iter()
                 .rev()
-                .map(|i| (i * ratio + c.steps_offset) as f64)
+                .map(|t| t as f32 as f64)
                 .collect()
         }
-        TimestepSpacing::Trailing => arange_down(n as f64, 0.0, -(n as f64 / steps as f64))
-            .into_iter()
-            .map(|t| t.round_ties_even() - 1.0)
-            .collect(),
+        TimestepSpacing::Leading => leading(c, steps),
+        TimestepSpacing::Trailing => trailing(c, steps),
     }
 }
 
@@ -524,10 +528,7 @@ fn dpm_timesteps(c: &SchedulerConfig, steps: usize) -> Vec<f64> {
                 .map(|i| (i * ratio + c.steps_offset) as f64)
                 .collect()
         }
-        TimestepSpacing::Trailing => arange_down(n as f64, 0.0, -(n as f64 / steps as f64))
-            .into_iter()
-            .map(|t| t.round_ties_even() - 1.0)
-            .collect(),
+        TimestepSpacing::Trailing => trailing(c, steps),
     }
 }
 
