@@ -281,7 +281,7 @@ pub fn pack_into(usages: &[Usage], capacity: u64, options: &Options) -> Result<P
         return Err(PlanError::OverCapacity {
             needed: packing.arena,
             capacity,
-            proven: packing.optimal,
+            proven: packing.optimal || capacity < load,
         });
     }
     let plan = Plan {
