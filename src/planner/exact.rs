@@ -58,33 +58,46 @@ impl Sections {
     }
 }
 
-/// How much search is allowed: a wall-clock deadline and a node count, whichever ends first.
+/// How much search is allowed: a wall-clock deadline and an amount of work, whichever ends first.
 ///
-/// The node count makes a cut-off search deterministic; the deadline keeps it bounded on a slow
-/// machine.
+/// Work is counted in elementary steps (a block or a section visited), so that a cut-off search is
+/// deterministic; the deadline keeps it bounded on a slow machine.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Budget {
     /// Stop when this instant passes.
     pub(crate) deadline: Instant,
-    /// Stop after this many search nodes in total.
-    pub(crate) max_nodes: u64,
-    /// Search nodes used so far.
+    /// Stop after this much work in total.
+    pub(crate) max_work: u64,
+    /// Work done so far.
+    pub(crate) work: u64,
+    /// Search nodes visited so far (the clock is read every 16).
     pub(crate) nodes: u64,
 }
 
 impl Budget {
-    /// Counts one node; false once the budget is spent.
-    fn step(&mut self) -> bool {
+    /// A budget of `max_work` until `deadline`, nothing used.
+    pub(crate) fn new(deadline: Instant, max_work: u64) -> Budget {
+        Budget {
+            deadline,
+            max_work,
+            work: 0,
+            nodes: 0,
+        }
+    }
+
+    /// Counts one node costing `work`; false once the budget is spent.
+    fn step(&mut self, work: usize) -> bool {
+        self.work = self.work.saturating_add(work as u64);
         self.nodes += 1;
-        if self.nodes > self.max_nodes {
+        if self.work > self.max_work {
             return false;
         }
-        // Reading the clock costs more than a node, so look at it every 256 nodes.
-        self.nodes % 256 != 0 || Instant::now() < self.deadline
+        self.nodes % 16 != 0 || Instant::now() < self.deadline
     }
 
     /// True once the budget is spent.
     pub(crate) fn spent(&self) -> bool {
-        self.nodes >= self.max_nodes || Instant::now() >= self.deadline
+        self.work >= self.max_work || Instant::now() >= self.deadline
     }
 }
 
@@ -122,16 +135,15 @@ pub(crate) enum Outcome {
 ///   does not move), without branching.
 /// - Deterministic: the same input and budget explore the same nodes in the same order.
 pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Outcome {
-    let mut limit = FIRST_ROUND_NODES;
+    let mut limit = FIRST_ROUND_WORK;
     loop {
         for tie in TIES {
             let mut round = Budget {
-                deadline: budget.deadline,
-                max_nodes: budget.max_nodes.min(budget.nodes.saturating_add(limit)),
-                nodes: budget.nodes,
+                max_work: budget.max_work.min(budget.work.saturating_add(limit)),
+                ..*budget
             };
             let outcome = solve_with(blocks, capacity, tie, &mut round);
-            budget.nodes = round.nodes;
+            (budget.work, budget.nodes) = (round.work, round.nodes);
             match outcome {
                 Outcome::OutOfBudget if !budget.spent() => {}
                 decided_or_spent => return decided_or_spent,
@@ -141,8 +153,8 @@ pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Out
     }
 }
 
-/// Nodes each tie-break gets in the first round of [`solve`]; each round doubles it.
-const FIRST_ROUND_NODES: u64 = 2_000;
+/// Work each tie-break gets in the first round of [`solve`]; each round doubles it.
+const FIRST_ROUND_WORK: u64 = 4_000_000;
 
 /// The tie-breaks [`solve`] takes turns with, best on MiniMalloc's suite first.
 const TIES: [Tie; 4] = [Tie::Start, Tie::Length, Tie::Area, Tie::StartLength];
@@ -330,7 +342,7 @@ impl<'a> Search<'a> {
         if open.is_empty() {
             return Step::Found;
         }
-        if !self.budget.step() {
+        if !self.budget.step(open.len()) {
             return Step::Stopped;
         }
         let parts = self.components(&open);
@@ -351,6 +363,7 @@ impl<'a> Search<'a> {
             return Step::Found;
         }
         let span = self.span(&open);
+        self.budget.work += (span.1 - span.0) as u64;
         if !self.sections_fit(&open, span) {
             return Step::Exhausted;
         }
@@ -412,6 +425,7 @@ impl<'a> Search<'a> {
         for &i in open {
             let at = self.block_floor[i as usize].max(self.level);
             let (l, h) = self.ranges[i as usize];
+            self.budget.work += (h - l) as u64;
             for lowest in &mut self.lowest[l..h] {
                 *lowest = (*lowest).min(at);
             }
@@ -518,6 +532,7 @@ impl<'a> Search<'a> {
         self.offsets[i as usize] = offset;
         self.trail.push((i, self.undo_block_floor.len()));
         let (lo, hi) = self.ranges[i as usize];
+        self.budget.work += (hi - lo + self.neighbours[i as usize].len()) as u64;
         let mut fits = true;
         for s in lo..hi {
             self.undo_floor.push(self.floor[s]);

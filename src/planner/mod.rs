@@ -185,9 +185,14 @@ pub(crate) struct Packing {
     pub(crate) optimal: bool,
 }
 
-/// Work the exact search may do inside [`plan`], in units of (blocks + sections) per node: about
-/// 50 ms in a release build. It makes the result independent of the machine's speed.
-const EXACT_WORK: u64 = 20_000_000;
+/// Work the exact search may do inside [`plan`], in elementary steps (a block or a section visited):
+/// about 50 ms in a release build. It makes the result independent of the machine's speed.
+const EXACT_WORK: u64 = 10_000_000;
+
+/// Work the greedy passes may do, counted as blocks + pairs of blocks live together per pass: the
+/// portfolio runs as many passes of [`greedy::PASSES`] as fit (at least two), so that 10k-tensor
+/// graphs with long skip connections stay fast. Deterministic, unlike a clock.
+const GREEDY_WORK: usize = 6_000_000;
 
 /// Checks every usage against the limits: sizes above 0, `first <= last`, within the binding
 /// limit, and (aligned) within one buffer.
@@ -235,12 +240,7 @@ pub fn plan(usages: &[Usage], limits: &Limits, options: &Options) -> Result<Plan
     check_usages(usages, limits)?;
     let blocks = aligned(usages, limits.alignment);
     let load = load(usages, limits.alignment);
-    let sections = exact::Sections::new(&blocks).count() as u64;
-    let mut budget = exact::Budget {
-        deadline: Instant::now() + options.time_limit,
-        max_nodes: EXACT_WORK / (blocks.len() as u64 + sections + 1),
-        nodes: 0,
-    };
+    let mut budget = exact::Budget::new(Instant::now() + options.time_limit, EXACT_WORK);
     let packing = portfolio(&blocks, load, limits.alignment.max(1), None, &mut budget);
     let (placements, buffer_sizes) =
         split::split(&blocks, &packing.offsets, limits.max_buffer_size);
@@ -271,11 +271,7 @@ pub fn pack_into(usages: &[Usage], capacity: u64, options: &Options) -> Result<P
     };
     check_usages(usages, &limits)?;
     let load = load(usages, 1);
-    let mut budget = exact::Budget {
-        deadline: Instant::now() + options.time_limit,
-        max_nodes: u64::MAX,
-        nodes: 0,
-    };
+    let mut budget = exact::Budget::new(Instant::now() + options.time_limit, u64::MAX);
     let packing = portfolio(usages, load, 1, Some(capacity), &mut budget);
     if packing.arena > capacity {
         return Err(PlanError::OverCapacity {
@@ -334,7 +330,9 @@ fn portfolio(
     }
     let peaks = greedy::peaks(blocks);
     let mut best: Option<Packing> = None;
-    for (order, fit) in greedy::PASSES {
+    let edges: usize = neighbours.iter().map(Vec::len).sum();
+    let passes = (GREEDY_WORK / (edges + blocks.len() + 1)).clamp(2, greedy::PASSES.len());
+    for (order, fit) in greedy::PASSES.into_iter().take(passes) {
         let packing = greedy::greedy(blocks, &neighbours, &peaks, order, fit);
         if best.as_ref().is_none_or(|b| packing.arena < b.arena) {
             best = Some(packing);
@@ -409,11 +407,11 @@ fn improve(
             let now = Instant::now();
             let mut half = exact::Budget {
                 deadline: now + budget.deadline.saturating_duration_since(now) / 2,
-                max_nodes: budget.nodes + budget.max_nodes.saturating_sub(budget.nodes) / 2,
-                nodes: budget.nodes,
+                max_work: budget.work + budget.max_work.saturating_sub(budget.work) / 2,
+                ..*budget
             };
             let outcome = exact::solve(blocks, target, &mut half);
-            budget.nodes = half.nodes;
+            (budget.work, budget.nodes) = (half.work, half.nodes);
             outcome
         } else {
             exact::solve(blocks, target, budget)
