@@ -136,8 +136,14 @@ pub(crate) enum Outcome {
 /// - Deterministic: the same input and budget explore the same nodes in the same order.
 pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Outcome {
     let mut limit = FIRST_ROUND_WORK;
+    let mut seed = 0u64;
     loop {
-        for tie in TIES {
+        let shuffled = (0..SHUFFLED_PER_ROUND).map(|_| {
+            seed += 1;
+            Tie::Shuffled(seed)
+        });
+        let ties: Vec<Tie> = TIES.into_iter().chain(shuffled).collect();
+        for tie in ties {
             let mut round = Budget {
                 max_work: budget.max_work.min(budget.work.saturating_add(limit)),
                 ..*budget
@@ -156,8 +162,19 @@ pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Out
 /// Work each tie-break gets in the first round of [`solve`]; each round doubles it.
 const FIRST_ROUND_WORK: u64 = 4_000_000;
 
+/// How many [`Tie::Shuffled`] tie-breaks each round of [`solve`] adds to [`TIES`], each with a new
+/// seed.
+const SHUFFLED_PER_ROUND: usize = 4;
+
 /// The tie-breaks [`solve`] takes turns with, best on MiniMalloc's suite first.
-const TIES: [Tie; 4] = [Tie::Start, Tie::Length, Tie::Area, Tie::StartLength];
+const TIES: [Tie; 6] = [
+    Tie::Start,
+    Tie::Length,
+    Tie::Area,
+    Tie::StartLength,
+    Tie::Size,
+    Tie::End,
+];
 
 /// How candidates on the same floor are ordered (ties fall back to the index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +187,21 @@ pub(crate) enum Tie {
     Area,
     /// Earliest `first`, then longest interval.
     StartLength,
+    /// Largest size, then longest interval.
+    Size,
+    /// Latest `last`, then largest size: fill the timeline right to left.
+    End,
+    /// Largest area scaled by a pseudo-random factor from 0.5 to 1.5 drawn from this seed: a
+    /// different but still sensible order for each restart.
+    Shuffled(u64),
+}
+
+/// A pseudo-random number from `seed` and `value` (the SplitMix64 finaliser).
+fn mix(seed: u64, value: u64) -> u64 {
+    let mut z = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(value);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// One depth-first search of [`solve`] with a fixed tie-break.
@@ -275,6 +307,13 @@ impl<'a> Search<'a> {
                 Tie::Length => (u128::from(u64::MAX - length), u64::MAX - b.size),
                 Tie::Area => (u128::MAX - u128::from(b.size) * u128::from(length), 0),
                 Tie::StartLength => (u128::from(b.first), u64::MAX - length),
+                Tie::Size => (u128::from(u64::MAX - b.size), u64::MAX - length),
+                Tie::End => (u128::from(u32::MAX - b.last), u64::MAX - b.size),
+                Tie::Shuffled(seed) => {
+                    let area = u128::from(b.size) * u128::from(length);
+                    let factor = u128::from(512 + mix(seed, u64::from(i)) % 1024);
+                    (u128::MAX - area * factor, 0)
+                }
             };
             (key, i)
         });
@@ -345,8 +384,16 @@ impl<'a> Search<'a> {
         if !self.budget.step(open.len()) {
             return Step::Stopped;
         }
-        let parts = self.components(&open);
+        let mut parts = self.components(&open);
         if parts.len() > 1 {
+            // Fail first: the part whose tightest section has the least slack goes first.
+            parts.sort_by_cached_key(|part| {
+                let (lo, hi) = self.span(part);
+                (lo..hi)
+                    .map(|s| self.capacity - (self.floor[s] + self.unplaced[s]).min(self.capacity))
+                    .min()
+                    .unwrap_or(0)
+            });
             let saved = self.save();
             for part in parts {
                 self.level = saved.level;

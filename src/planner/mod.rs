@@ -359,10 +359,13 @@ fn portfolio(
 
 /// Shrinks `best` with the exact search, within `budget`.
 ///
-/// - With a `capacity` that `best` exceeds, first search for any packing within it.
-/// - Then try LOAD itself with half of what is left of the budget (most instances reach it).
-/// - Then bisect between the largest capacity proven infeasible and the best arena found.
-/// - The result is optimal when the two meet.
+/// - With a `capacity` that `best` exceeds, first search for any packing within it, with half of
+///   the budget.
+/// - Then try LOAD itself with a third of what is left (many instances reach it).
+/// - Then descend: ask for any packing one alignment step smaller than the best so far, until the
+///   budget runs out or that is proven impossible. Searches near a packing already found are
+///   easier than a bisection's ambitious midpoints.
+/// - The result is optimal when the best arena is proven to be the smallest.
 fn improve(
     blocks: &[Usage],
     load: u64,
@@ -389,35 +392,22 @@ fn improve(
         };
     };
     if let Some(capacity) = capacity.filter(|&c| c < best.arena && c > load) {
-        match exact::solve(blocks, capacity, budget) {
+        match solve_with_share(blocks, capacity, budget, 2) {
             exact::Outcome::Found(offsets) => adopt(&mut best, offsets),
             exact::Outcome::Infeasible => lower = capacity + 1,
-            exact::Outcome::OutOfBudget => return best,
+            exact::Outcome::OutOfBudget => {}
         }
     }
-    let mut first_try = true;
+    if lower < best.arena && !budget.spent() {
+        match solve_with_share(blocks, lower, budget, 3) {
+            exact::Outcome::Found(offsets) => adopt(&mut best, offsets),
+            exact::Outcome::Infeasible => lower += alignment,
+            exact::Outcome::OutOfBudget => {}
+        }
+    }
     while lower < best.arena && !budget.spent() {
-        let steps = (best.arena - lower) / alignment;
-        let target = if first_try {
-            lower
-        } else {
-            lower + steps / 2 * alignment
-        };
-        let outcome = if first_try {
-            let now = Instant::now();
-            let mut half = exact::Budget {
-                deadline: now + budget.deadline.saturating_duration_since(now) / 2,
-                max_work: budget.work + budget.max_work.saturating_sub(budget.work) / 2,
-                ..*budget
-            };
-            let outcome = exact::solve(blocks, target, &mut half);
-            (budget.work, budget.nodes) = (half.work, half.nodes);
-            outcome
-        } else {
-            exact::solve(blocks, target, budget)
-        };
-        first_try = false;
-        match outcome {
+        let target = best.arena - alignment;
+        match exact::solve(blocks, target, budget) {
             exact::Outcome::Found(offsets) => adopt(&mut best, offsets),
             exact::Outcome::Infeasible => lower = target + alignment,
             exact::Outcome::OutOfBudget => {}
@@ -425,4 +415,23 @@ fn improve(
     }
     best.optimal = lower >= best.arena;
     best
+}
+
+/// Runs [`exact::solve`] for `capacity` with `1 / share` of what is left of `budget` (time and
+/// work), charging what it used to `budget`.
+fn solve_with_share(
+    blocks: &[Usage],
+    capacity: u64,
+    budget: &mut exact::Budget,
+    share: u32,
+) -> exact::Outcome {
+    let now = Instant::now();
+    let mut part = exact::Budget {
+        deadline: now + budget.deadline.saturating_duration_since(now) / share,
+        max_work: budget.work + budget.max_work.saturating_sub(budget.work) / u64::from(share),
+        ..*budget
+    };
+    let outcome = exact::solve(blocks, capacity, &mut part);
+    (budget.work, budget.nodes) = (part.work, part.nodes);
+    outcome
 }
