@@ -160,7 +160,7 @@ pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Out
 }
 
 /// Work each tie-break gets in the first round of [`solve`]; each round doubles it.
-const FIRST_ROUND_WORK: u64 = 4_000_000;
+const FIRST_ROUND_WORK: u64 = 16_000_000;
 
 /// How many [`Tie::Shuffled`] tie-breaks each round of [`solve`] adds to [`TIES`], each with a new
 /// seed.
