@@ -115,24 +115,28 @@ pub(crate) enum Outcome {
 /// Searches for a packing of `blocks` (aligned sizes) whose arena is at most `capacity`.
 ///
 /// - **Canonical solutions.** Push every block of a packing down until it rests on a block it meets
-///   in time, or on offset 0. Sorted by offset (then index), each block then sits exactly on the
-///   highest top among the earlier blocks it meets. So it is enough to build packings block by
-///   block, each one at the current *floor* of its sections (the highest top placed there), with
-///   offsets never decreasing along the way: the *level*. Every packing has a canonical twin that is
-///   no larger, so the search is complete.
+///   in time, or on offset 0. Sorted by offset, each block then sits exactly on the highest top
+///   among the earlier blocks it meets. So it is enough to build packings block by block, each one
+///   at the current *floor* of its sections (the highest top placed there), with offsets never
+///   decreasing along the way (the last offset is the *level*). Every packing has a canonical twin
+///   that is no larger, so the search is complete.
 /// - **Branching.** At each node, the candidates are the unplaced blocks whose floor is at or above
-///   the level; they are tried lowest floor first, then by a tie-break ([`Tie`]); [`solve`] takes turns between
-///   tie-breaks with a doubling node limit, so that one bad early choice does not stall it. A
-///   block whose floor is below the level is stranded: it waits until a later block lifts it.
+///   the level; they are tried lowest floor first, then by a tie-break ([`Tie`]). A block whose
+///   floor is below the level is stranded: it waits until a later block lifts it.
+/// - **Restarts.** Depth-first search pays dearly for one bad early choice, so this function takes
+///   turns between tie-breaks ([`TIES`], then shuffled ones), each with a work limit that doubles
+///   every round. A proof of infeasibility from any of them is final.
 /// - **Symmetry.** Blocks at the same offset never meet in time, so their order does not matter:
-///   at an equal offset only a higher index than the previous block's may follow. Identical blocks
-///   (same size and interval) are placed in index order.
-/// - **Lower bound.** In each section, the unplaced blocks live there all go above both the
-///   section's floor and the level, stacked: `max(floor, level) + unplaced bytes <= capacity`, or
-///   the node is cut. This also charges the space a placement wastes under itself.
+///   at an equal offset only a block later in the tie-break order than the previous one may follow.
+///   Identical blocks (same size and interval) are placed in index order.
+/// - **Lower bound.** In each section, the unplaced blocks live there all go above the level and
+///   above their own floors, stacked: `lowest such offset + unplaced bytes <= capacity`, or the node
+///   is cut. This also charges the space a placement wastes under itself.
 /// - **Forced moves.** A block whose neighbours in time are all placed can go nowhere but its floor,
 ///   and nothing unplaced cares where it is: it is placed at once, outside the sequence (the level
 ///   does not move), without branching.
+/// - **Decomposition.** Parts of the timeline that no unplaced block joins are solved one after
+///   the other, tightest first, each keeping its solution (see [`Search::descend`]).
 /// - Deterministic: the same input and budget explore the same nodes in the same order.
 pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Outcome {
     let mut limit = FIRST_ROUND_WORK;
