@@ -131,7 +131,9 @@ pub(crate) enum Outcome {
 ///   Identical blocks (same size and interval) are placed in index order.
 /// - **Lower bound.** In each section, the unplaced blocks live there all go above the level and
 ///   above their own floors, stacked: `lowest such offset + unplaced bytes <= capacity`, or the node
-///   is cut. This also charges the space a placement wastes under itself.
+///   is cut. This also charges the space a placement wastes under itself. A block that can no
+///   longer go at the level (stranded, or passed over by the symmetry rule) will rest on a
+///   neighbour placed later, so it counts from the level plus its smallest neighbour.
 /// - **Forced moves.** A block whose neighbours in time are all placed can go nowhere but its floor,
 ///   and nothing unplaced cares where it is: it is placed at once, outside the sequence (the level
 ///   does not move), without branching.
@@ -253,6 +255,8 @@ struct Search<'a> {
     neighbours: Vec<Vec<u32>>,
     /// The previous identical block (same size and interval), which must be placed first.
     twin_before: Vec<Option<u32>>,
+    /// Size of the smallest block meeting each block in time (0 if none).
+    smallest_neighbour: Vec<u64>,
     /// Tie-break key of each block among candidates at the same floor (smaller first).
     rank: Vec<u32>,
     /// Offset of each block, or [`UNPLACED`].
@@ -327,10 +331,20 @@ impl<'a> Search<'a> {
         }
         let neighbours = super::load::neighbours(blocks);
         let open_neighbours = neighbours.iter().map(|n| n.len() as u32).collect();
+        let smallest_neighbour = neighbours
+            .iter()
+            .map(|n| {
+                n.iter()
+                    .map(|&j| blocks[j as usize].size)
+                    .min()
+                    .unwrap_or(0)
+            })
+            .collect();
         Search {
             blocks,
             capacity,
             twin_before,
+            smallest_neighbour,
             rank,
             offsets: vec![UNPLACED; blocks.len()],
             floor: vec![0; sections.count()],
@@ -473,8 +487,18 @@ impl<'a> Search<'a> {
     /// the lowest of them, plus the unplaced bytes there, must fit the capacity.
     fn sections_fit(&mut self, open: &[u32], (lo, hi): (usize, usize)) -> bool {
         self.lowest[lo..hi].fill(u64::MAX);
+        let last_rank = self.last.map(|l| self.rank[l as usize]);
         for &i in open {
-            let at = self.block_floor[i as usize].max(self.level);
+            let floor = self.block_floor[i as usize];
+            // A block that cannot go at the level any more (stranded, or on the level but before
+            // the last block in the tie-break order) must be lifted by a neighbour placed later.
+            let blocked = floor < self.level
+                || (floor == self.level && last_rank.is_some_and(|r| self.rank[i as usize] < r));
+            let at = if blocked {
+                self.level + self.smallest_neighbour[i as usize]
+            } else {
+                floor
+            };
             let (l, h) = self.ranges[i as usize];
             self.budget.work += (h - l) as u64;
             for lowest in &mut self.lowest[l..h] {
