@@ -149,12 +149,16 @@ pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Out
             Tie::Shuffled(seed)
         });
         let ties: Vec<Tie> = TIES.into_iter().chain(shuffled).collect();
-        for tie in ties {
+        for (tie, lowest_first) in ties.into_iter().flat_map(|t| [(t, true), (t, false)]) {
             let mut round = Budget {
                 max_work: budget.max_work.min(budget.work.saturating_add(limit)),
                 ..*budget
             };
-            let outcome = solve_with(blocks, capacity, tie, &mut round);
+            let outcome = if !lowest_first {
+                solve_with(blocks, capacity, tie, &mut round)
+            } else {
+                solve_lowest(blocks, capacity, tie, &mut round)
+            };
             (budget.work, budget.nodes) = (round.work, round.nodes);
             match outcome {
                 Outcome::OutOfBudget if !budget.spent() => {}
@@ -648,5 +652,206 @@ impl<'a> Search<'a> {
         }
         self.level = saved.level;
         self.last = saved.last;
+    }
+}
+
+/// One depth-first search that fills the lowest open spot first, with a fixed tie-break.
+///
+/// - **Lowest open spot.** Let `F` be the lowest floor over the sections that still have unplaced
+///   bytes, and `s` the leftmost such section. In a canonical packing, whatever covers offset `F`
+///   in section `s` is an unplaced block placed exactly at `F`, and since `F` is the lowest floor
+///   and `s` the leftmost, that block starts in section `s` with every section of it at `F`. So
+///   the branches are: each such block placed at `F` (no dead space is ever created by a
+///   placement), or the spot left empty: the floor of `s` rises to the lowest offset any unplaced
+///   block live there can still take (its block floor, or `F` plus its smallest neighbour when it
+///   would need lifting). Every packing is reached along exactly one path (no symmetric twins
+///   among blocks on one offset), and identical blocks go in index order.
+/// - **Bound.** A section's floor plus its unplaced bytes must fit the capacity; only rising
+///   floors can break it, so it is checked in O(1) per raise. With LOAD = capacity a section whose
+///   live bytes equal the capacity allows no empty spot at all.
+fn solve_lowest(blocks: &[Usage], capacity: u64, tie: Tie, budget: &mut Budget) -> Outcome {
+    let sections = Sections::new(blocks);
+    let count = sections.count();
+    let ranges: Vec<(usize, usize)> = (0..blocks.len()).map(|i| sections.range(i)).collect();
+    let search = Search::new(blocks, capacity, tie, budget);
+    let rank = search.rank.clone();
+    let twin_before = search.twin_before.clone();
+    let smallest_neighbour = search.smallest_neighbour.clone();
+    let budget = search.budget;
+    let mut starts: Vec<Vec<u32>> = vec![Vec::new(); count];
+    let mut live_in: Vec<Vec<u32>> = vec![Vec::new(); count];
+    let mut order: Vec<u32> = (0..blocks.len() as u32).collect();
+    order.sort_by_key(|&i| rank[i as usize]);
+    for &i in &order {
+        let (lo, hi) = ranges[i as usize];
+        starts[lo].push(i);
+        for list in &mut live_in[lo..hi] {
+            list.push(i);
+        }
+    }
+    let mut lowest = Lowest {
+        blocks,
+        capacity,
+        ranges,
+        starts,
+        live_in,
+        twin_before,
+        smallest_neighbour,
+        offsets: vec![UNPLACED; blocks.len()],
+        floor: vec![0; count],
+        unplaced: sections.live_bytes(blocks),
+        remaining: blocks.len(),
+        lowest: vec![0; count],
+        budget,
+    };
+    if lowest.unplaced.iter().any(|&bytes| bytes > capacity) {
+        return Outcome::Infeasible;
+    }
+    let step = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(1 << 28)
+            .spawn_scoped(scope, || {
+                let step = lowest.run();
+                (step, lowest)
+            })
+            .expect("search thread")
+            .join()
+            .expect("search thread finished")
+    });
+    let (step, lowest) = step;
+    match step {
+        Step::Found => Outcome::Found(lowest.offsets),
+        Step::Exhausted => Outcome::Infeasible,
+        Step::Stopped => Outcome::OutOfBudget,
+    }
+}
+
+/// The state of [`solve_lowest`].
+struct Lowest<'a> {
+    blocks: &'a [Usage],
+    capacity: u64,
+    ranges: Vec<(usize, usize)>,
+    /// Blocks starting in each section, in tie-break order.
+    starts: Vec<Vec<u32>>,
+    /// Blocks live in each section.
+    live_in: Vec<Vec<u32>>,
+    twin_before: Vec<Option<u32>>,
+    smallest_neighbour: Vec<u64>,
+    offsets: Vec<u64>,
+    /// Lowest offset still open in each section.
+    floor: Vec<u64>,
+    /// Unplaced bytes live in each section.
+    unplaced: Vec<u64>,
+    /// Unplaced blocks.
+    remaining: usize,
+    /// Scratch for [`Lowest::lookahead`].
+    lowest: Vec<u64>,
+    budget: &'a mut Budget,
+}
+
+impl Lowest<'_> {
+    /// Every unplaced block goes at or above its block floor (the highest floor over its
+    /// sections); in each section the lowest of these plus the unplaced bytes must fit.
+    fn lookahead(&mut self) -> bool {
+        self.lowest.fill(u64::MAX);
+        let mut work = 0;
+        for i in 0..self.blocks.len() {
+            if self.offsets[i] != UNPLACED {
+                continue;
+            }
+            let (lo, hi) = self.ranges[i];
+            work += 2 * (hi - lo);
+            let floor = self.floor[lo..hi].iter().copied().max().unwrap_or(0);
+            for lowest in &mut self.lowest[lo..hi] {
+                *lowest = (*lowest).min(floor);
+            }
+        }
+        self.budget.work += work as u64;
+        self.lowest
+            .iter()
+            .zip(&self.unplaced)
+            .all(|(&lowest, &bytes)| bytes == 0 || lowest + bytes <= self.capacity)
+    }
+
+    fn run(&mut self) -> Step {
+        if self.remaining == 0 {
+            return Step::Found;
+        }
+        let count = self.floor.len();
+        if !self.budget.step(count) {
+            return Step::Stopped;
+        }
+        if !self.lookahead() {
+            return Step::Exhausted;
+        }
+        let mut s = usize::MAX;
+        let mut at = u64::MAX;
+        for t in 0..count {
+            if self.unplaced[t] > 0 && self.floor[t] < at {
+                at = self.floor[t];
+                s = t;
+            }
+        }
+        for k in 0..self.starts[s].len() {
+            let i = self.starts[s][k] as usize;
+            if self.offsets[i] != UNPLACED {
+                continue;
+            }
+            if self.twin_before[i].is_some_and(|t| self.offsets[t as usize] == UNPLACED) {
+                continue;
+            }
+            let size = self.blocks[i].size;
+            let (lo, hi) = self.ranges[i];
+            self.budget.work += (hi - lo) as u64;
+            if at + size > self.capacity || self.floor[lo..hi].iter().any(|&f| f != at) {
+                continue;
+            }
+            for t in lo..hi {
+                self.floor[t] = at + size;
+                self.unplaced[t] -= size;
+            }
+            self.offsets[i] = at;
+            self.remaining -= 1;
+            let step = self.run();
+            if matches!(step, Step::Found) {
+                return step;
+            }
+            self.remaining += 1;
+            self.offsets[i] = UNPLACED;
+            for t in lo..hi {
+                self.floor[t] = at;
+                self.unplaced[t] += size;
+            }
+            match step {
+                Step::Exhausted => {}
+                found_or_stopped => return found_or_stopped,
+            }
+        }
+        // Leave the spot empty: raise the floor of `s` to where an unplaced block may go next.
+        let mut raise = u64::MAX;
+        for k in 0..self.live_in[s].len() {
+            let i = self.live_in[s][k] as usize;
+            if self.offsets[i] != UNPLACED {
+                continue;
+            }
+            let (lo, hi) = self.ranges[i];
+            self.budget.work += (hi - lo) as u64;
+            let floor = self.floor[lo..hi].iter().copied().max().unwrap_or(0);
+            let next = if floor > at {
+                floor
+            } else {
+                at + self.smallest_neighbour[i].max(1)
+            };
+            raise = raise.min(next);
+        }
+        if raise == u64::MAX || raise + self.unplaced[s] > self.capacity {
+            return Step::Exhausted;
+        }
+        self.floor[s] = raise;
+        let step = self.run();
+        if !matches!(step, Step::Found) {
+            self.floor[s] = at;
+        }
+        step
     }
 }
