@@ -141,17 +141,25 @@ pub(crate) enum Outcome {
 ///   the other, tightest first, each keeping its solution (see [`Search::descend`]).
 /// - Deterministic: the same input and budget explore the same nodes in the same order.
 pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Outcome {
-    let mut limit = FIRST_ROUND_WORK;
+    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let mut limit = env("WGSD_FIRST", FIRST_ROUND_WORK);
+    let lowest_div = env("WGSD_LDIV", LOWEST_SHARE);
+    let shuffles = env("WGSD_SHUF", SHUFFLED_PER_ROUND as u64) as usize;
+    let only_lowest = env("WGSD_ONLY", 0) == 1;
     let mut seed = 0u64;
     loop {
-        let shuffled = (0..SHUFFLED_PER_ROUND).map(|_| {
+        let shuffled = (0..shuffles).map(|_| {
             seed += 1;
             Tie::Shuffled(seed)
         });
         let ties: Vec<Tie> = TIES.into_iter().chain(shuffled).collect();
         for (tie, lowest_first) in ties.into_iter().flat_map(|t| [(t, true), (t, false)]) {
+            if only_lowest && !lowest_first {
+                continue;
+            }
+            let this_limit = if lowest_first { limit / lowest_div } else { limit };
             let mut round = Budget {
-                max_work: budget.max_work.min(budget.work.saturating_add(limit)),
+                max_work: budget.max_work.min(budget.work.saturating_add(this_limit)),
                 ..*budget
             };
             let outcome = if !lowest_first {
@@ -159,6 +167,9 @@ pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Out
             } else {
                 solve_lowest(blocks, capacity, tie, &mut round)
             };
+            if std::env::var("WGSD_TRACE").is_ok() {
+                eprintln!("cap {capacity} tie {tie:?} lowest {lowest_first} limit {limit} nodes {} work {} -> {:?}", round.nodes - budget.nodes, round.work - budget.work, matches!(outcome, Outcome::Found(_)));
+            }
             (budget.work, budget.nodes) = (round.work, round.nodes);
             match outcome {
                 Outcome::OutOfBudget if !budget.spent() => {}
@@ -174,7 +185,12 @@ const FIRST_ROUND_WORK: u64 = 16_000_000;
 
 /// How many [`Tie::Shuffled`] tie-breaks each round of [`solve`] adds to [`TIES`], each with a new
 /// seed.
-const SHUFFLED_PER_ROUND: usize = 4;
+const SHUFFLED_PER_ROUND: usize = 8;
+
+/// The lowest-open-spot search ([`solve_lowest`]) gets this fraction of each round's work limit:
+/// it either finds a perfect packing within a few thousand nodes or wanders, so many short
+/// restarts pay off.
+const LOWEST_SHARE: u64 = 16;
 
 /// The tie-breaks [`solve`] takes turns with, best on MiniMalloc's suite first.
 const TIES: [Tie; 6] = [
@@ -701,7 +717,11 @@ fn solve_lowest(blocks: &[Usage], capacity: u64, tie: Tie, budget: &mut Budget) 
         floor: vec![0; count],
         unplaced: sections.live_bytes(blocks),
         remaining: blocks.len(),
-        lowest: vec![0; count],
+        block_floor: vec![0; blocks.len()],
+        undo: Vec::new(),
+        neighbours: super::load::neighbours(blocks),
+        stamp: vec![0; count],
+        checks: 0,
         budget,
     };
     if lowest.unplaced.iter().any(|&bytes| bytes > capacity) {
@@ -735,6 +755,8 @@ struct Lowest<'a> {
     starts: Vec<Vec<u32>>,
     /// Blocks live in each section.
     live_in: Vec<Vec<u32>>,
+    /// Blocks meeting each block in time.
+    neighbours: Vec<Vec<u32>>,
     twin_before: Vec<Option<u32>>,
     smallest_neighbour: Vec<u64>,
     offsets: Vec<u64>,
@@ -742,35 +764,71 @@ struct Lowest<'a> {
     floor: Vec<u64>,
     /// Unplaced bytes live in each section.
     unplaced: Vec<u64>,
+    /// For each unplaced block, the highest floor over its sections.
+    block_floor: Vec<u64>,
+    /// Saved (block, old block floor) pairs, undone on backtrack.
+    undo: Vec<(u32, u64)>,
     /// Unplaced blocks.
     remaining: usize,
-    /// Scratch for [`Lowest::lookahead`].
-    lowest: Vec<u64>,
+    /// Scratch for [`Lowest::check`]: the node each section was last checked at.
+    stamp: Vec<u64>,
+    /// Calls of [`Lowest::check`] so far.
+    checks: u64,
     budget: &'a mut Budget,
 }
 
 impl Lowest<'_> {
-    /// Every unplaced block goes at or above its block floor (the highest floor over its
-    /// sections); in each section the lowest of these plus the unplaced bytes must fit.
-    fn lookahead(&mut self) -> bool {
-        self.lowest.fill(u64::MAX);
-        let mut work = 0;
-        for i in 0..self.blocks.len() {
-            if self.offsets[i] != UNPLACED {
-                continue;
+    /// Raises the block floor of each unplaced block of `list` to at least `top`, saving the old
+    /// ones.
+    fn lift(&mut self, list_of: Result<usize, usize>, top: u64) {
+        let list = match list_of {
+            Ok(block) => &self.neighbours[block],
+            Err(section) => &self.live_in[section],
+        };
+        self.budget.work += list.len() as u64;
+        for &j in list {
+            let j = j as usize;
+            if self.offsets[j] == UNPLACED && self.block_floor[j] < top {
+                self.undo.push((j as u32, self.block_floor[j]));
+                self.block_floor[j] = top;
             }
-            let (lo, hi) = self.ranges[i];
-            work += 2 * (hi - lo);
-            let floor = self.floor[lo..hi].iter().copied().max().unwrap_or(0);
-            for lowest in &mut self.lowest[lo..hi] {
-                *lowest = (*lowest).min(floor);
+        }
+    }
+
+    /// Restores the block floors saved since `mark`.
+    fn restore(&mut self, mark: usize) {
+        while self.undo.len() > mark {
+            let (j, old) = self.undo.pop().expect("length checked");
+            self.block_floor[j as usize] = old;
+        }
+    }
+
+    /// After the block floors saved since `mark` rose: in every section of those blocks, the
+    /// lowest block floor of its unplaced blocks plus its unplaced bytes must fit the capacity.
+    fn check(&mut self, mark: usize) -> bool {
+        self.checks += 1;
+        let node = self.checks;
+        let mut work = 0;
+        let mut fits = true;
+        'blocks: for k in mark..self.undo.len() {
+            let (lo, hi) = self.ranges[self.undo[k].0 as usize];
+            for t in lo..hi {
+                if self.stamp[t] == node {
+                    continue;
+                }
+                self.stamp[t] = node;
+                let limit = self.capacity - self.unplaced[t];
+                work += self.live_in[t].len();
+                if !self.live_in[t].iter().any(|&j| {
+                    self.offsets[j as usize] == UNPLACED && self.block_floor[j as usize] <= limit
+                }) {
+                    fits = false;
+                    break 'blocks;
+                }
             }
         }
         self.budget.work += work as u64;
-        self.lowest
-            .iter()
-            .zip(&self.unplaced)
-            .all(|(&lowest, &bytes)| bytes == 0 || lowest + bytes <= self.capacity)
+        fits
     }
 
     fn run(&mut self) -> Step {
@@ -780,9 +838,6 @@ impl Lowest<'_> {
         let count = self.floor.len();
         if !self.budget.step(count) {
             return Step::Stopped;
-        }
-        if !self.lookahead() {
-            return Step::Exhausted;
         }
         let mut s = usize::MAX;
         let mut at = u64::MAX;
@@ -794,28 +849,35 @@ impl Lowest<'_> {
         }
         for k in 0..self.starts[s].len() {
             let i = self.starts[s][k] as usize;
-            if self.offsets[i] != UNPLACED {
+            if self.offsets[i] != UNPLACED || self.block_floor[i] != at {
                 continue;
             }
             if self.twin_before[i].is_some_and(|t| self.offsets[t as usize] == UNPLACED) {
                 continue;
             }
             let size = self.blocks[i].size;
-            let (lo, hi) = self.ranges[i];
-            self.budget.work += (hi - lo) as u64;
-            if at + size > self.capacity || self.floor[lo..hi].iter().any(|&f| f != at) {
+            if at + size > self.capacity {
                 continue;
             }
+            let (lo, hi) = self.ranges[i];
+            self.budget.work += (hi - lo) as u64;
             for t in lo..hi {
                 self.floor[t] = at + size;
                 self.unplaced[t] -= size;
             }
             self.offsets[i] = at;
             self.remaining -= 1;
-            let step = self.run();
+            let mark = self.undo.len();
+            self.lift(Ok(i), at + size);
+            let step = if self.check(mark) {
+                self.run()
+            } else {
+                Step::Exhausted
+            };
             if matches!(step, Step::Found) {
                 return step;
             }
+            self.restore(mark);
             self.remaining += 1;
             self.offsets[i] = UNPLACED;
             for t in lo..hi {
@@ -829,14 +891,12 @@ impl Lowest<'_> {
         }
         // Leave the spot empty: raise the floor of `s` to where an unplaced block may go next.
         let mut raise = u64::MAX;
-        for k in 0..self.live_in[s].len() {
-            let i = self.live_in[s][k] as usize;
+        for &i in &self.live_in[s] {
+            let i = i as usize;
             if self.offsets[i] != UNPLACED {
                 continue;
             }
-            let (lo, hi) = self.ranges[i];
-            self.budget.work += (hi - lo) as u64;
-            let floor = self.floor[lo..hi].iter().copied().max().unwrap_or(0);
+            let floor = self.block_floor[i];
             let next = if floor > at {
                 floor
             } else {
@@ -848,8 +908,15 @@ impl Lowest<'_> {
             return Step::Exhausted;
         }
         self.floor[s] = raise;
-        let step = self.run();
+        let mark = self.undo.len();
+        self.lift(Err(s), raise);
+        let step = if self.check(mark) {
+            self.run()
+        } else {
+            Step::Exhausted
+        };
         if !matches!(step, Step::Found) {
+            self.restore(mark);
             self.floor[s] = at;
         }
         step
