@@ -694,13 +694,11 @@ fn solve_lowest(blocks: &[Usage], capacity: u64, tie: Tie, budget: &mut Budget) 
     let twin_before = search.twin_before.clone();
     let smallest_neighbour = search.smallest_neighbour.clone();
     let budget = search.budget;
-    let mut starts: Vec<Vec<u32>> = vec![Vec::new(); count];
     let mut live_in: Vec<Vec<u32>> = vec![Vec::new(); count];
     let mut order: Vec<u32> = (0..blocks.len() as u32).collect();
     order.sort_by_key(|&i| rank[i as usize]);
     for &i in &order {
         let (lo, hi) = ranges[i as usize];
-        starts[lo].push(i);
         for list in &mut live_in[lo..hi] {
             list.push(i);
         }
@@ -709,7 +707,6 @@ fn solve_lowest(blocks: &[Usage], capacity: u64, tie: Tie, budget: &mut Budget) 
         blocks,
         capacity,
         ranges,
-        starts,
         live_in,
         twin_before,
         smallest_neighbour,
@@ -751,8 +748,6 @@ struct Lowest<'a> {
     blocks: &'a [Usage],
     capacity: u64,
     ranges: Vec<(usize, usize)>,
-    /// Blocks starting in each section, in tie-break order.
-    starts: Vec<Vec<u32>>,
     /// Blocks live in each section.
     live_in: Vec<Vec<u32>>,
     /// Blocks meeting each block in time.
@@ -847,8 +842,38 @@ impl Lowest<'_> {
                 s = t;
             }
         }
-        for k in 0..self.starts[s].len() {
-            let i = self.starts[s][k] as usize;
+        // Fail first: among the sections at the lowest floor, branch on the one with the fewest
+        // ways to cover its lowest open byte (blocks that can go there, plus leaving it empty
+        // when its slack allows).
+        let mut fewest = usize::MAX;
+        let mut work = 0;
+        for t in s..count {
+            if self.floor[t] != at || self.unplaced[t] == 0 {
+                continue;
+            }
+            let slack = self.capacity - at - self.unplaced[t];
+            let mut ways = usize::from(slack > 0);
+            work += self.live_in[t].len();
+            for &j in &self.live_in[t] {
+                let j = j as usize;
+                if self.offsets[j] == UNPLACED
+                    && self.block_floor[j] == at
+                    && self.twin_before[j].is_none_or(|p| self.offsets[p as usize] != UNPLACED)
+                {
+                    ways += 1;
+                }
+            }
+            if ways < fewest {
+                fewest = ways;
+                s = t;
+                if ways <= 1 {
+                    break;
+                }
+            }
+        }
+        self.budget.work += work as u64;
+        for k in 0..self.live_in[s].len() {
+            let i = self.live_in[s][k] as usize;
             if self.offsets[i] != UNPLACED || self.block_floor[i] != at {
                 continue;
             }
