@@ -141,11 +141,21 @@ pub(crate) enum Outcome {
 ///   the other, tightest first, each keeping its solution (see [`Search::descend`]).
 /// - Deterministic: the same input and budget explore the same nodes in the same order.
 pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Outcome {
-    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-    let mut limit = env("WGSD_FIRST", FIRST_ROUND_WORK);
-    let lowest_div = env("WGSD_LDIV", LOWEST_SHARE);
-    let shuffles = env("WGSD_SHUF", SHUFFLED_PER_ROUND as u64) as usize;
-    let only_lowest = env("WGSD_ONLY", 0) == 1;
+    // A perfect packing (the capacity is LOAD) leaves no slack in the peak sections: the
+    // lowest-open-spot search is at its best there, with many short randomised restarts; the
+    // level search only runs the fixed tie-breaks.
+    let load = Sections::new(blocks)
+        .live_bytes(blocks)
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    let perfect = capacity == load;
+    let (shuffles, lowest_share) = if perfect {
+        (SHUFFLED_PER_ROUND_PERFECT, LOWEST_SHARE_PERFECT)
+    } else {
+        (SHUFFLED_PER_ROUND, LOWEST_SHARE)
+    };
+    let mut limit = FIRST_ROUND_WORK;
     let mut seed = 0u64;
     loop {
         let shuffled = (0..shuffles).map(|_| {
@@ -153,23 +163,26 @@ pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Out
             Tie::Shuffled(seed)
         });
         let ties: Vec<Tie> = TIES.into_iter().chain(shuffled).collect();
-        for (tie, lowest_first) in ties.into_iter().flat_map(|t| [(t, true), (t, false)]) {
-            if only_lowest && !lowest_first {
+        for (tie, lowest_spot) in ties.into_iter().flat_map(|t| [(t, true), (t, false)]) {
+            if perfect && !lowest_spot && matches!(tie, Tie::Shuffled(_)) {
                 continue;
             }
-            let this_limit = if lowest_first { limit / lowest_div } else { limit };
+            let this_limit = if lowest_spot {
+                limit / lowest_share
+            } else if perfect {
+                limit / LEVEL_SHARE_PERFECT
+            } else {
+                limit
+            };
             let mut round = Budget {
                 max_work: budget.max_work.min(budget.work.saturating_add(this_limit)),
                 ..*budget
             };
-            let outcome = if !lowest_first {
-                solve_with(blocks, capacity, tie, &mut round)
-            } else {
+            let outcome = if lowest_spot {
                 solve_lowest(blocks, capacity, tie, &mut round)
+            } else {
+                solve_with(blocks, capacity, tie, &mut round)
             };
-            if std::env::var("WGSD_TRACE").is_ok() {
-                eprintln!("cap {capacity} tie {tie:?} lowest {lowest_first} limit {limit} nodes {} work {} -> {:?}", round.nodes - budget.nodes, round.work - budget.work, matches!(outcome, Outcome::Found(_)));
-            }
             (budget.work, budget.nodes) = (round.work, round.nodes);
             match outcome {
                 Outcome::OutOfBudget if !budget.spent() => {}
@@ -191,6 +204,15 @@ const SHUFFLED_PER_ROUND: usize = 8;
 /// it either finds a perfect packing within a few thousand nodes or wanders, so many short
 /// restarts pay off.
 const LOWEST_SHARE: u64 = 16;
+
+/// [`SHUFFLED_PER_ROUND`] when the capacity is LOAD.
+const SHUFFLED_PER_ROUND_PERFECT: usize = 30;
+
+/// [`LOWEST_SHARE`] when the capacity is LOAD.
+const LOWEST_SHARE_PERFECT: u64 = 64;
+
+/// The level search's fraction of each round's work limit when the capacity is LOAD.
+const LEVEL_SHARE_PERFECT: u64 = 8;
 
 /// The tie-breaks [`solve`] takes turns with, best on MiniMalloc's suite first.
 const TIES: [Tie; 6] = [
@@ -845,7 +867,7 @@ impl Lowest<'_> {
         // Fail first: among the sections at the lowest floor, branch on the one with the fewest
         // ways to cover its lowest open byte (blocks that can go there, plus leaving it empty
         // when its slack allows).
-        let mut fewest = usize::MAX;
+        let mut fewest = (usize::MAX, u64::MAX);
         let mut work = 0;
         for t in s..count {
             if self.floor[t] != at || self.unplaced[t] == 0 {
@@ -863,10 +885,11 @@ impl Lowest<'_> {
                     ways += 1;
                 }
             }
-            if ways < fewest {
-                fewest = ways;
+            let key = (ways, slack);
+            if key < fewest {
+                fewest = key;
                 s = t;
-                if ways <= 1 {
+                if ways <= 1 && slack == 0 {
                     break;
                 }
             }
