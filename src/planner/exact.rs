@@ -139,6 +139,11 @@ pub(crate) enum Outcome {
 ///   does not move), without branching.
 /// - **Decomposition.** Parts of the timeline that no unplaced block joins are solved one after
 ///   the other, tightest first, each keeping its solution (see [`Search::descend`]).
+/// - **Two searches.** Each tie-break runs the level search above ([`solve_with`]) and the
+///   lowest-open-spot search ([`solve_lowest`]), which branches on how the lowest open byte of one
+///   section is covered and is far stronger on perfect packings. When the capacity is LOAD, the
+///   lowest-spot search gets many short randomised restarts and the level search only the fixed
+///   tie-breaks with a small limit.
 /// - Deterministic: the same input and budget explore the same nodes in the same order.
 pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Outcome {
     // A perfect packing (the capacity is LOAD) leaves no slack in the peak sections: the
@@ -696,17 +701,21 @@ impl<'a> Search<'a> {
 /// One depth-first search that fills the lowest open spot first, with a fixed tie-break.
 ///
 /// - **Lowest open spot.** Let `F` be the lowest floor over the sections that still have unplaced
-///   bytes, and `s` the leftmost such section. In a canonical packing, whatever covers offset `F`
-///   in section `s` is an unplaced block placed exactly at `F`, and since `F` is the lowest floor
-///   and `s` the leftmost, that block starts in section `s` with every section of it at `F`. So
-///   the branches are: each such block placed at `F` (no dead space is ever created by a
-///   placement), or the spot left empty: the floor of `s` rises to the lowest offset any unplaced
-///   block live there can still take (its block floor, or `F` plus its smallest neighbour when it
-///   would need lifting). Every packing is reached along exactly one path (no symmetric twins
-///   among blocks on one offset), and identical blocks go in index order.
-/// - **Bound.** A section's floor plus its unplaced bytes must fit the capacity; only rising
-///   floors can break it, so it is checked in O(1) per raise. With LOAD = capacity a section whose
-///   live bytes equal the capacity allows no empty spot at all.
+///   bytes, and `s` any section at `F`. In a canonical packing, whatever covers offset `F` in
+///   section `s` is an unplaced block placed exactly at `F`, so its block floor (the highest floor
+///   over its sections) is `F`: every section of it is at `F`. The branches are: each such block
+///   placed at `F` (a placement never creates dead space), or the spot left empty: the floor of
+///   `s` rises to the lowest offset any unplaced block live there can still take (its block floor,
+///   or `F` plus its smallest neighbour when it would need lifting). Every packing is reached
+///   along exactly one path (no symmetric twins among blocks on one offset), and identical blocks
+///   go in index order.
+/// - **Fail first.** `s` is the section at `F` with the fewest ways to cover that byte (blocks,
+///   plus leaving it empty when its slack `capacity - F - unplaced` allows), then the least slack:
+///   with LOAD = capacity the peak sections allow no empty spot, so they often have one way only.
+/// - **Bound.** In each section, the lowest block floor of its unplaced blocks plus its unplaced
+///   bytes must fit the capacity (dead space may not exceed the slack). Block floors are kept
+///   incrementally; after a placement or a raise only the sections of blocks whose block floor
+///   rose are checked.
 fn solve_lowest(blocks: &[Usage], capacity: u64, tie: Tie, budget: &mut Budget) -> Outcome {
     let sections = Sections::new(blocks);
     let count = sections.count();

@@ -361,7 +361,8 @@ fn portfolio(
 ///
 /// - With a `capacity` that `best` exceeds, first search for any packing within it, with half of
 ///   the budget.
-/// - Then try LOAD itself with a third of what is left (many instances reach it).
+/// - Then try LOAD itself with a third of what is left (many instances reach it), or all of it
+///   when the capacity is LOAD.
 /// - Then descend: ask for any packing one alignment step smaller than the best so far, until the
 ///   budget runs out or that is proven impossible. Searches near a packing already found are
 ///   easier than a bisection's ambitious midpoints.
