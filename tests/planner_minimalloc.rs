@@ -82,3 +82,17 @@ fn exact_search_reaches_load_on_b_and_c() {
         assert!(plan.optimal, "{name}");
     }
 }
+
+#[test]
+fn lowest_spot_search_packs_a_f_h_at_load() {
+    let options = Options {
+        time_limit: Duration::from_secs(120),
+    };
+    for name in ["A", "F", "H"] {
+        let usages = read(name);
+        let plan = pack_into(&usages, CAPACITY, &options).unwrap();
+        assert_eq!(verify(&usages, &LIMITS, &plan), Ok(()), "{name}");
+        assert_eq!(plan.arena(), CAPACITY, "{name}");
+        assert!(plan.optimal, "{name}");
+    }
+}
