@@ -58,33 +58,46 @@ impl Sections {
     }
 }
 
-/// How much search is allowed: a wall-clock deadline and a node count, whichever ends first.
+/// How much search is allowed: a wall-clock deadline and an amount of work, whichever ends first.
 ///
-/// The node count makes a cut-off search deterministic; the deadline keeps it bounded on a slow
-/// machine.
+/// Work is counted in elementary steps (a block or a section visited), so that a cut-off search is
+/// deterministic; the deadline keeps it bounded on a slow machine.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Budget {
     /// Stop when this instant passes.
     pub(crate) deadline: Instant,
-    /// Stop after this many search nodes in total.
-    pub(crate) max_nodes: u64,
-    /// Search nodes used so far.
+    /// Stop after this much work in total.
+    pub(crate) max_work: u64,
+    /// Work done so far.
+    pub(crate) work: u64,
+    /// Search nodes visited so far (the clock is read every 16).
     pub(crate) nodes: u64,
 }
 
 impl Budget {
-    /// Counts one node; false once the budget is spent.
-    fn step(&mut self) -> bool {
+    /// A budget of `max_work` until `deadline`, nothing used.
+    pub(crate) fn new(deadline: Instant, max_work: u64) -> Budget {
+        Budget {
+            deadline,
+            max_work,
+            work: 0,
+            nodes: 0,
+        }
+    }
+
+    /// Counts one node costing `work`; false once the budget is spent.
+    fn step(&mut self, work: usize) -> bool {
+        self.work = self.work.saturating_add(work as u64);
         self.nodes += 1;
-        if self.nodes > self.max_nodes {
+        if self.work > self.max_work {
             return false;
         }
-        // Reading the clock costs more than a node, so look at it every 256 nodes.
-        self.nodes % 256 != 0 || Instant::now() < self.deadline
+        self.nodes % 16 != 0 || Instant::now() < self.deadline
     }
 
     /// True once the budget is spent.
     pub(crate) fn spent(&self) -> bool {
-        self.nodes >= self.max_nodes || Instant::now() >= self.deadline
+        self.work >= self.max_work || Instant::now() >= self.deadline
     }
 }
 
@@ -102,36 +115,80 @@ pub(crate) enum Outcome {
 /// Searches for a packing of `blocks` (aligned sizes) whose arena is at most `capacity`.
 ///
 /// - **Canonical solutions.** Push every block of a packing down until it rests on a block it meets
-///   in time, or on offset 0. Sorted by offset (then index), each block then sits exactly on the
-///   highest top among the earlier blocks it meets. So it is enough to build packings block by
-///   block, each one at the current *floor* of its sections (the highest top placed there), with
-///   offsets never decreasing along the way: the *level*. Every packing has a canonical twin that is
-///   no larger, so the search is complete.
+///   in time, or on offset 0. Sorted by offset, each block then sits exactly on the highest top
+///   among the earlier blocks it meets. So it is enough to build packings block by block, each one
+///   at the current *floor* of its sections (the highest top placed there), with offsets never
+///   decreasing along the way (the last offset is the *level*). Every packing has a canonical twin
+///   that is no larger, so the search is complete.
 /// - **Branching.** At each node, the candidates are the unplaced blocks whose floor is at or above
-///   the level; they are tried lowest floor first, then by a tie-break ([`Tie`]); [`solve`] takes turns between
-///   tie-breaks with a doubling node limit, so that one bad early choice does not stall it. A
-///   block whose floor is below the level is stranded: it waits until a later block lifts it.
+///   the level; they are tried lowest floor first, then by a tie-break ([`Tie`]). A block whose
+///   floor is below the level is stranded: it waits until a later block lifts it.
+/// - **Restarts.** Depth-first search pays dearly for one bad early choice, so this function takes
+///   turns between tie-breaks ([`TIES`], then shuffled ones), each with a work limit that doubles
+///   every round. A proof of infeasibility from any of them is final.
 /// - **Symmetry.** Blocks at the same offset never meet in time, so their order does not matter:
-///   at an equal offset only a higher index than the previous block's may follow. Identical blocks
-///   (same size and interval) are placed in index order.
-/// - **Lower bound.** In each section, the unplaced blocks live there all go above both the
-///   section's floor and the level, stacked: `max(floor, level) + unplaced bytes <= capacity`, or
-///   the node is cut. This also charges the space a placement wastes under itself.
+///   at an equal offset only a block later in the tie-break order than the previous one may follow.
+///   Identical blocks (same size and interval) are placed in index order.
+/// - **Lower bound.** In each section, the unplaced blocks live there all go above the level and
+///   above their own floors, stacked: `lowest such offset + unplaced bytes <= capacity`, or the node
+///   is cut. This also charges the space a placement wastes under itself. A block that can no
+///   longer go at the level (stranded, or passed over by the symmetry rule) will rest on a
+///   neighbour placed later, so it counts from the level plus its smallest neighbour.
 /// - **Forced moves.** A block whose neighbours in time are all placed can go nowhere but its floor,
 ///   and nothing unplaced cares where it is: it is placed at once, outside the sequence (the level
 ///   does not move), without branching.
+/// - **Decomposition.** Parts of the timeline that no unplaced block joins are solved one after
+///   the other, tightest first, each keeping its solution (see [`Search::descend`]).
+/// - **Two searches.** Each tie-break runs the level search above ([`solve_with`]) and the
+///   lowest-open-spot search ([`solve_lowest`]), which branches on how the lowest open byte of one
+///   section is covered and is far stronger on perfect packings. When the capacity is LOAD, the
+///   lowest-spot search gets many short randomised restarts and the level search only the fixed
+///   tie-breaks with a small limit.
 /// - Deterministic: the same input and budget explore the same nodes in the same order.
 pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Outcome {
-    let mut limit = FIRST_ROUND_NODES;
+    // A perfect packing (the capacity is LOAD) leaves no slack in the peak sections: the
+    // lowest-open-spot search is at its best there, with many short randomised restarts; the
+    // level search only runs the fixed tie-breaks.
+    let load = Sections::new(blocks)
+        .live_bytes(blocks)
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    let perfect = capacity == load;
+    let (shuffles, lowest_share) = if perfect {
+        (SHUFFLED_PER_ROUND_PERFECT, LOWEST_SHARE_PERFECT)
+    } else {
+        (SHUFFLED_PER_ROUND, LOWEST_SHARE)
+    };
+    let mut limit = FIRST_ROUND_WORK;
+    let mut seed = 0u64;
     loop {
-        for tie in TIES {
-            let mut round = Budget {
-                deadline: budget.deadline,
-                max_nodes: budget.max_nodes.min(budget.nodes.saturating_add(limit)),
-                nodes: budget.nodes,
+        let shuffled = (0..shuffles).map(|_| {
+            seed += 1;
+            Tie::Shuffled(seed)
+        });
+        let ties: Vec<Tie> = TIES.into_iter().chain(shuffled).collect();
+        for (tie, lowest_spot) in ties.into_iter().flat_map(|t| [(t, true), (t, false)]) {
+            if perfect && !lowest_spot && matches!(tie, Tie::Shuffled(_)) {
+                continue;
+            }
+            let this_limit = if lowest_spot {
+                limit / lowest_share
+            } else if perfect {
+                limit / LEVEL_SHARE_PERFECT
+            } else {
+                limit
             };
-            let outcome = solve_with(blocks, capacity, tie, &mut round);
-            budget.nodes = round.nodes;
+            let mut round = Budget {
+                max_work: budget.max_work.min(budget.work.saturating_add(this_limit)),
+                ..*budget
+            };
+            let outcome = if lowest_spot {
+                solve_lowest(blocks, capacity, tie, &mut round)
+            } else {
+                solve_with(blocks, capacity, tie, &mut round)
+            };
+            (budget.work, budget.nodes) = (round.work, round.nodes);
             match outcome {
                 Outcome::OutOfBudget if !budget.spent() => {}
                 decided_or_spent => return decided_or_spent,
@@ -141,11 +198,36 @@ pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Out
     }
 }
 
-/// Nodes each tie-break gets in the first round of [`solve`]; each round doubles it.
-const FIRST_ROUND_NODES: u64 = 2_000;
+/// Work each tie-break gets in the first round of [`solve`]; each round doubles it.
+const FIRST_ROUND_WORK: u64 = 16_000_000;
+
+/// How many [`Tie::Shuffled`] tie-breaks each round of [`solve`] adds to [`TIES`], each with a new
+/// seed.
+const SHUFFLED_PER_ROUND: usize = 8;
+
+/// The lowest-open-spot search ([`solve_lowest`]) gets this fraction of each round's work limit:
+/// it either finds a perfect packing within a few thousand nodes or wanders, so many short
+/// restarts pay off.
+const LOWEST_SHARE: u64 = 16;
+
+/// [`SHUFFLED_PER_ROUND`] when the capacity is LOAD.
+const SHUFFLED_PER_ROUND_PERFECT: usize = 30;
+
+/// [`LOWEST_SHARE`] when the capacity is LOAD.
+const LOWEST_SHARE_PERFECT: u64 = 64;
+
+/// The level search's fraction of each round's work limit when the capacity is LOAD.
+const LEVEL_SHARE_PERFECT: u64 = 8;
 
 /// The tie-breaks [`solve`] takes turns with, best on MiniMalloc's suite first.
-const TIES: [Tie; 4] = [Tie::Start, Tie::Length, Tie::Area, Tie::StartLength];
+const TIES: [Tie; 6] = [
+    Tie::Start,
+    Tie::Length,
+    Tie::Area,
+    Tie::StartLength,
+    Tie::Size,
+    Tie::End,
+];
 
 /// How candidates on the same floor are ordered (ties fall back to the index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +240,21 @@ pub(crate) enum Tie {
     Area,
     /// Earliest `first`, then longest interval.
     StartLength,
+    /// Largest size, then longest interval.
+    Size,
+    /// Latest `last`, then largest size: fill the timeline right to left.
+    End,
+    /// Largest area scaled by a pseudo-random factor from 0.5 to 1.5 drawn from this seed: a
+    /// different but still sensible order for each restart.
+    Shuffled(u64),
+}
+
+/// A pseudo-random number from `seed` and `value` (the SplitMix64 finaliser).
+fn mix(seed: u64, value: u64) -> u64 {
+    let mut z = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(value);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// One depth-first search of [`solve`] with a fixed tie-break.
@@ -205,6 +302,8 @@ struct Search<'a> {
     neighbours: Vec<Vec<u32>>,
     /// The previous identical block (same size and interval), which must be placed first.
     twin_before: Vec<Option<u32>>,
+    /// Size of the smallest block meeting each block in time (0 if none).
+    smallest_neighbour: Vec<u64>,
     /// Tie-break key of each block among candidates at the same floor (smaller first).
     rank: Vec<u32>,
     /// Offset of each block, or [`UNPLACED`].
@@ -263,6 +362,13 @@ impl<'a> Search<'a> {
                 Tie::Length => (u128::from(u64::MAX - length), u64::MAX - b.size),
                 Tie::Area => (u128::MAX - u128::from(b.size) * u128::from(length), 0),
                 Tie::StartLength => (u128::from(b.first), u64::MAX - length),
+                Tie::Size => (u128::from(u64::MAX - b.size), u64::MAX - length),
+                Tie::End => (u128::from(u32::MAX - b.last), u64::MAX - b.size),
+                Tie::Shuffled(seed) => {
+                    let area = u128::from(b.size) * u128::from(length);
+                    let factor = u128::from(512 + mix(seed, u64::from(i)) % 1024);
+                    (u128::MAX - area * factor, 0)
+                }
             };
             (key, i)
         });
@@ -272,10 +378,20 @@ impl<'a> Search<'a> {
         }
         let neighbours = super::load::neighbours(blocks);
         let open_neighbours = neighbours.iter().map(|n| n.len() as u32).collect();
+        let smallest_neighbour = neighbours
+            .iter()
+            .map(|n| {
+                n.iter()
+                    .map(|&j| blocks[j as usize].size)
+                    .min()
+                    .unwrap_or(0)
+            })
+            .collect();
         Search {
             blocks,
             capacity,
             twin_before,
+            smallest_neighbour,
             rank,
             offsets: vec![UNPLACED; blocks.len()],
             floor: vec![0; sections.count()],
@@ -330,11 +446,19 @@ impl<'a> Search<'a> {
         if open.is_empty() {
             return Step::Found;
         }
-        if !self.budget.step() {
+        if !self.budget.step(open.len()) {
             return Step::Stopped;
         }
-        let parts = self.components(&open);
+        let mut parts = self.components(&open);
         if parts.len() > 1 {
+            // Fail first: the part whose tightest section has the least slack goes first.
+            parts.sort_by_cached_key(|part| {
+                let (lo, hi) = self.span(part);
+                (lo..hi)
+                    .map(|s| self.capacity - (self.floor[s] + self.unplaced[s]).min(self.capacity))
+                    .min()
+                    .unwrap_or(0)
+            });
             let saved = self.save();
             for part in parts {
                 self.level = saved.level;
@@ -351,6 +475,7 @@ impl<'a> Search<'a> {
             return Step::Found;
         }
         let span = self.span(&open);
+        self.budget.work += (span.1 - span.0) as u64;
         if !self.sections_fit(&open, span) {
             return Step::Exhausted;
         }
@@ -409,9 +534,20 @@ impl<'a> Search<'a> {
     /// the lowest of them, plus the unplaced bytes there, must fit the capacity.
     fn sections_fit(&mut self, open: &[u32], (lo, hi): (usize, usize)) -> bool {
         self.lowest[lo..hi].fill(u64::MAX);
+        let last_rank = self.last.map(|l| self.rank[l as usize]);
         for &i in open {
-            let at = self.block_floor[i as usize].max(self.level);
+            let floor = self.block_floor[i as usize];
+            // A block that cannot go at the level any more (stranded, or on the level but before
+            // the last block in the tie-break order) must be lifted by a neighbour placed later.
+            let blocked = floor < self.level
+                || (floor == self.level && last_rank.is_some_and(|r| self.rank[i as usize] < r));
+            let at = if blocked {
+                self.level + self.smallest_neighbour[i as usize]
+            } else {
+                floor
+            };
             let (l, h) = self.ranges[i as usize];
+            self.budget.work += (h - l) as u64;
             for lowest in &mut self.lowest[l..h] {
                 *lowest = (*lowest).min(at);
             }
@@ -518,6 +654,7 @@ impl<'a> Search<'a> {
         self.offsets[i as usize] = offset;
         self.trail.push((i, self.undo_block_floor.len()));
         let (lo, hi) = self.ranges[i as usize];
+        self.budget.work += (hi - lo + self.neighbours[i as usize].len()) as u64;
         let mut fits = true;
         for s in lo..hi {
             self.undo_floor.push(self.floor[s]);
@@ -558,5 +695,287 @@ impl<'a> Search<'a> {
         }
         self.level = saved.level;
         self.last = saved.last;
+    }
+}
+
+/// One depth-first search that fills the lowest open spot first, with a fixed tie-break.
+///
+/// - **Lowest open spot.** Let `F` be the lowest floor over the sections that still have unplaced
+///   bytes, and `s` any section at `F`. In a canonical packing, whatever covers offset `F` in
+///   section `s` is an unplaced block placed exactly at `F`, so its block floor (the highest floor
+///   over its sections) is `F`: every section of it is at `F`. The branches are: each such block
+///   placed at `F` (a placement never creates dead space), or the spot left empty: the floor of
+///   `s` rises to the lowest offset any unplaced block live there can still take (its block floor,
+///   or `F` plus its smallest neighbour when it would need lifting). Every packing is reached
+///   along exactly one path (no symmetric twins among blocks on one offset), and identical blocks
+///   go in index order.
+/// - **Fail first.** `s` is the section at `F` with the fewest ways to cover that byte (blocks,
+///   plus leaving it empty when its slack `capacity - F - unplaced` allows), then the least slack:
+///   with LOAD = capacity the peak sections allow no empty spot, so they often have one way only.
+/// - **Bound.** In each section, the lowest block floor of its unplaced blocks plus its unplaced
+///   bytes must fit the capacity (dead space may not exceed the slack). Block floors are kept
+///   incrementally; after a placement or a raise only the sections of blocks whose block floor
+///   rose are checked.
+fn solve_lowest(blocks: &[Usage], capacity: u64, tie: Tie, budget: &mut Budget) -> Outcome {
+    let sections = Sections::new(blocks);
+    let count = sections.count();
+    let ranges: Vec<(usize, usize)> = (0..blocks.len()).map(|i| sections.range(i)).collect();
+    let search = Search::new(blocks, capacity, tie, budget);
+    let rank = search.rank.clone();
+    let twin_before = search.twin_before.clone();
+    let smallest_neighbour = search.smallest_neighbour.clone();
+    let budget = search.budget;
+    let mut live_in: Vec<Vec<u32>> = vec![Vec::new(); count];
+    let mut order: Vec<u32> = (0..blocks.len() as u32).collect();
+    order.sort_by_key(|&i| rank[i as usize]);
+    for &i in &order {
+        let (lo, hi) = ranges[i as usize];
+        for list in &mut live_in[lo..hi] {
+            list.push(i);
+        }
+    }
+    let mut lowest = Lowest {
+        blocks,
+        capacity,
+        ranges,
+        live_in,
+        twin_before,
+        smallest_neighbour,
+        offsets: vec![UNPLACED; blocks.len()],
+        floor: vec![0; count],
+        unplaced: sections.live_bytes(blocks),
+        remaining: blocks.len(),
+        block_floor: vec![0; blocks.len()],
+        undo: Vec::new(),
+        neighbours: super::load::neighbours(blocks),
+        stamp: vec![0; count],
+        checks: 0,
+        budget,
+    };
+    if lowest.unplaced.iter().any(|&bytes| bytes > capacity) {
+        return Outcome::Infeasible;
+    }
+    let step = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(1 << 28)
+            .spawn_scoped(scope, || {
+                let step = lowest.run();
+                (step, lowest)
+            })
+            .expect("search thread")
+            .join()
+            .expect("search thread finished")
+    });
+    let (step, lowest) = step;
+    match step {
+        Step::Found => Outcome::Found(lowest.offsets),
+        Step::Exhausted => Outcome::Infeasible,
+        Step::Stopped => Outcome::OutOfBudget,
+    }
+}
+
+/// The state of [`solve_lowest`].
+struct Lowest<'a> {
+    blocks: &'a [Usage],
+    capacity: u64,
+    ranges: Vec<(usize, usize)>,
+    /// Blocks live in each section.
+    live_in: Vec<Vec<u32>>,
+    /// Blocks meeting each block in time.
+    neighbours: Vec<Vec<u32>>,
+    twin_before: Vec<Option<u32>>,
+    smallest_neighbour: Vec<u64>,
+    offsets: Vec<u64>,
+    /// Lowest offset still open in each section.
+    floor: Vec<u64>,
+    /// Unplaced bytes live in each section.
+    unplaced: Vec<u64>,
+    /// For each unplaced block, the highest floor over its sections.
+    block_floor: Vec<u64>,
+    /// Saved (block, old block floor) pairs, undone on backtrack.
+    undo: Vec<(u32, u64)>,
+    /// Unplaced blocks.
+    remaining: usize,
+    /// Scratch for [`Lowest::check`]: the node each section was last checked at.
+    stamp: Vec<u64>,
+    /// Calls of [`Lowest::check`] so far.
+    checks: u64,
+    budget: &'a mut Budget,
+}
+
+impl Lowest<'_> {
+    /// Raises the block floor of each unplaced block of `list` to at least `top`, saving the old
+    /// ones.
+    fn lift(&mut self, list_of: Result<usize, usize>, top: u64) {
+        let list = match list_of {
+            Ok(block) => &self.neighbours[block],
+            Err(section) => &self.live_in[section],
+        };
+        self.budget.work += list.len() as u64;
+        for &j in list {
+            let j = j as usize;
+            if self.offsets[j] == UNPLACED && self.block_floor[j] < top {
+                self.undo.push((j as u32, self.block_floor[j]));
+                self.block_floor[j] = top;
+            }
+        }
+    }
+
+    /// Restores the block floors saved since `mark`.
+    fn restore(&mut self, mark: usize) {
+        while self.undo.len() > mark {
+            let (j, old) = self.undo.pop().expect("length checked");
+            self.block_floor[j as usize] = old;
+        }
+    }
+
+    /// After the block floors saved since `mark` rose: in every section of those blocks, the
+    /// lowest block floor of its unplaced blocks plus its unplaced bytes must fit the capacity.
+    fn check(&mut self, mark: usize) -> bool {
+        self.checks += 1;
+        let node = self.checks;
+        let mut work = 0;
+        let mut fits = true;
+        'blocks: for k in mark..self.undo.len() {
+            let (lo, hi) = self.ranges[self.undo[k].0 as usize];
+            for t in lo..hi {
+                if self.stamp[t] == node {
+                    continue;
+                }
+                self.stamp[t] = node;
+                let limit = self.capacity - self.unplaced[t];
+                work += self.live_in[t].len();
+                if !self.live_in[t].iter().any(|&j| {
+                    self.offsets[j as usize] == UNPLACED && self.block_floor[j as usize] <= limit
+                }) {
+                    fits = false;
+                    break 'blocks;
+                }
+            }
+        }
+        self.budget.work += work as u64;
+        fits
+    }
+
+    fn run(&mut self) -> Step {
+        if self.remaining == 0 {
+            return Step::Found;
+        }
+        let count = self.floor.len();
+        if !self.budget.step(count) {
+            return Step::Stopped;
+        }
+        let mut s = usize::MAX;
+        let mut at = u64::MAX;
+        for t in 0..count {
+            if self.unplaced[t] > 0 && self.floor[t] < at {
+                at = self.floor[t];
+                s = t;
+            }
+        }
+        // Fail first: among the sections at the lowest floor, branch on the one with the fewest
+        // ways to cover its lowest open byte (blocks that can go there, plus leaving it empty
+        // when its slack allows).
+        let mut fewest = (usize::MAX, u64::MAX);
+        let mut work = 0;
+        for t in s..count {
+            if self.floor[t] != at || self.unplaced[t] == 0 {
+                continue;
+            }
+            let slack = self.capacity - at - self.unplaced[t];
+            let mut ways = usize::from(slack > 0);
+            work += self.live_in[t].len();
+            for &j in &self.live_in[t] {
+                let j = j as usize;
+                if self.offsets[j] == UNPLACED
+                    && self.block_floor[j] == at
+                    && self.twin_before[j].is_none_or(|p| self.offsets[p as usize] != UNPLACED)
+                {
+                    ways += 1;
+                }
+            }
+            let key = (ways, slack);
+            if key < fewest {
+                fewest = key;
+                s = t;
+                if ways <= 1 && slack == 0 {
+                    break;
+                }
+            }
+        }
+        self.budget.work += work as u64;
+        for k in 0..self.live_in[s].len() {
+            let i = self.live_in[s][k] as usize;
+            if self.offsets[i] != UNPLACED || self.block_floor[i] != at {
+                continue;
+            }
+            if self.twin_before[i].is_some_and(|t| self.offsets[t as usize] == UNPLACED) {
+                continue;
+            }
+            let size = self.blocks[i].size;
+            if at + size > self.capacity {
+                continue;
+            }
+            let (lo, hi) = self.ranges[i];
+            self.budget.work += (hi - lo) as u64;
+            for t in lo..hi {
+                self.floor[t] = at + size;
+                self.unplaced[t] -= size;
+            }
+            self.offsets[i] = at;
+            self.remaining -= 1;
+            let mark = self.undo.len();
+            self.lift(Ok(i), at + size);
+            let step = if self.check(mark) {
+                self.run()
+            } else {
+                Step::Exhausted
+            };
+            if matches!(step, Step::Found) {
+                return step;
+            }
+            self.restore(mark);
+            self.remaining += 1;
+            self.offsets[i] = UNPLACED;
+            for t in lo..hi {
+                self.floor[t] = at;
+                self.unplaced[t] += size;
+            }
+            match step {
+                Step::Exhausted => {}
+                found_or_stopped => return found_or_stopped,
+            }
+        }
+        // Leave the spot empty: raise the floor of `s` to where an unplaced block may go next.
+        let mut raise = u64::MAX;
+        for &i in &self.live_in[s] {
+            let i = i as usize;
+            if self.offsets[i] != UNPLACED {
+                continue;
+            }
+            let floor = self.block_floor[i];
+            let next = if floor > at {
+                floor
+            } else {
+                at + self.smallest_neighbour[i].max(1)
+            };
+            raise = raise.min(next);
+        }
+        if raise == u64::MAX || raise + self.unplaced[s] > self.capacity {
+            return Step::Exhausted;
+        }
+        self.floor[s] = raise;
+        let mark = self.undo.len();
+        self.lift(Err(s), raise);
+        let step = if self.check(mark) {
+            self.run()
+        } else {
+            Step::Exhausted
+        };
+        if !matches!(step, Step::Found) {
+            self.restore(mark);
+            self.floor[s] = at;
+        }
+        step
     }
 }

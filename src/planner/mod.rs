@@ -187,9 +187,14 @@ pub(crate) struct Packing {
     pub(crate) optimal: bool,
 }
 
-/// Work the exact search may do inside [`plan`], in units of (blocks + sections) per node: about
-/// 50 ms in a release build. It makes the result independent of the machine's speed.
-const EXACT_WORK: u64 = 20_000_000;
+/// Work the exact search may do inside [`plan`], in elementary steps (a block or a section visited):
+/// about 50 ms in a release build. It makes the result independent of the machine's speed.
+const EXACT_WORK: u64 = 10_000_000;
+
+/// Work the greedy passes may do, counted as blocks + pairs of blocks live together per pass: the
+/// portfolio runs as many passes of [`greedy::PASSES`] as fit (at least two), so that 10k-tensor
+/// graphs with long skip connections stay fast. Deterministic, unlike a clock.
+const GREEDY_WORK: usize = 6_000_000;
 
 /// Checks every usage against the limits: sizes above 0, `first <= last`, within the binding
 /// limit, and (aligned) within one buffer.
@@ -237,12 +242,7 @@ pub fn plan(usages: &[Usage], limits: &Limits, options: &Options) -> Result<Plan
     check_usages(usages, limits)?;
     let blocks = aligned(usages, limits.alignment);
     let load = load(usages, limits.alignment);
-    let sections = exact::Sections::new(&blocks).count() as u64;
-    let mut budget = exact::Budget {
-        deadline: Instant::now() + options.time_limit,
-        max_nodes: EXACT_WORK / (blocks.len() as u64 + sections + 1),
-        nodes: 0,
-    };
+    let mut budget = exact::Budget::new(Instant::now() + options.time_limit, EXACT_WORK);
     let packing = portfolio(&blocks, load, limits.alignment.max(1), None, &mut budget);
     let (placements, buffer_sizes) =
         split::split(&blocks, &packing.offsets, limits.max_buffer_size);
@@ -273,17 +273,13 @@ pub fn pack_into(usages: &[Usage], capacity: u64, options: &Options) -> Result<P
     };
     check_usages(usages, &limits)?;
     let load = load(usages, 1);
-    let mut budget = exact::Budget {
-        deadline: Instant::now() + options.time_limit,
-        max_nodes: u64::MAX,
-        nodes: 0,
-    };
+    let mut budget = exact::Budget::new(Instant::now() + options.time_limit, u64::MAX);
     let packing = portfolio(usages, load, 1, Some(capacity), &mut budget);
     if packing.arena > capacity {
         return Err(PlanError::OverCapacity {
             needed: packing.arena,
             capacity,
-            proven: packing.optimal,
+            proven: packing.optimal || capacity < load,
         });
     }
     let plan = Plan {
@@ -336,7 +332,9 @@ fn portfolio(
     }
     let peaks = greedy::peaks(blocks);
     let mut best: Option<Packing> = None;
-    for (order, fit) in greedy::PASSES {
+    let edges: usize = neighbours.iter().map(Vec::len).sum();
+    let passes = (GREEDY_WORK / (edges + blocks.len() + 1)).clamp(2, greedy::PASSES.len());
+    for (order, fit) in greedy::PASSES.into_iter().take(passes) {
         let packing = greedy::greedy(blocks, &neighbours, &peaks, order, fit);
         if best.as_ref().is_none_or(|b| packing.arena < b.arena) {
             best = Some(packing);
@@ -363,10 +361,14 @@ fn portfolio(
 
 /// Shrinks `best` with the exact search, within `budget`.
 ///
-/// - With a `capacity` that `best` exceeds, first search for any packing within it.
-/// - Then try LOAD itself with half of what is left of the budget (most instances reach it).
-/// - Then bisect between the largest capacity proven infeasible and the best arena found.
-/// - The result is optimal when the two meet.
+/// - With a `capacity` that `best` exceeds, first search for any packing within it, with half of
+///   the budget.
+/// - Then try LOAD itself with a third of what is left (many instances reach it), or all of it
+///   when the capacity is LOAD.
+/// - Then descend: ask for any packing one alignment step smaller than the best so far, until the
+///   budget runs out or that is proven impossible. Searches near a packing already found are
+///   easier than a bisection's ambitious midpoints.
+/// - The result is optimal when the best arena is proven to be the smallest.
 fn improve(
     blocks: &[Usage],
     load: u64,
@@ -393,35 +395,24 @@ fn improve(
         };
     };
     if let Some(capacity) = capacity.filter(|&c| c < best.arena && c > load) {
-        match exact::solve(blocks, capacity, budget) {
+        match solve_with_share(blocks, capacity, budget, 2) {
             exact::Outcome::Found(offsets) => adopt(&mut best, offsets),
             exact::Outcome::Infeasible => lower = capacity + 1,
-            exact::Outcome::OutOfBudget => return best,
+            exact::Outcome::OutOfBudget => {}
         }
     }
-    let mut first_try = true;
+    if lower < best.arena && !budget.spent() {
+        // When the capacity is LOAD itself, nothing else will do: all of the budget.
+        let share = if capacity.is_some_and(|c| c <= lower) { 1 } else { 3 };
+        match solve_with_share(blocks, lower, budget, share) {
+            exact::Outcome::Found(offsets) => adopt(&mut best, offsets),
+            exact::Outcome::Infeasible => lower += alignment,
+            exact::Outcome::OutOfBudget => {}
+        }
+    }
     while lower < best.arena && !budget.spent() {
-        let steps = (best.arena - lower) / alignment;
-        let target = if first_try {
-            lower
-        } else {
-            lower + steps / 2 * alignment
-        };
-        let outcome = if first_try {
-            let now = Instant::now();
-            let mut half = exact::Budget {
-                deadline: now + budget.deadline.saturating_duration_since(now) / 2,
-                max_nodes: budget.nodes + budget.max_nodes.saturating_sub(budget.nodes) / 2,
-                nodes: budget.nodes,
-            };
-            let outcome = exact::solve(blocks, target, &mut half);
-            budget.nodes = half.nodes;
-            outcome
-        } else {
-            exact::solve(blocks, target, budget)
-        };
-        first_try = false;
-        match outcome {
+        let target = best.arena - alignment;
+        match exact::solve(blocks, target, budget) {
             exact::Outcome::Found(offsets) => adopt(&mut best, offsets),
             exact::Outcome::Infeasible => lower = target + alignment,
             exact::Outcome::OutOfBudget => {}
@@ -429,4 +420,23 @@ fn improve(
     }
     best.optimal = lower >= best.arena;
     best
+}
+
+/// Runs [`exact::solve`] for `capacity` with `1 / share` of what is left of `budget` (time and
+/// work), charging what it used to `budget`.
+fn solve_with_share(
+    blocks: &[Usage],
+    capacity: u64,
+    budget: &mut exact::Budget,
+    share: u32,
+) -> exact::Outcome {
+    let now = Instant::now();
+    let mut part = exact::Budget {
+        deadline: now + budget.deadline.saturating_duration_since(now) / share,
+        max_work: budget.work + budget.max_work.saturating_sub(budget.work) / u64::from(share),
+        ..*budget
+    };
+    let outcome = exact::solve(blocks, capacity, &mut part);
+    (budget.work, budget.nodes) = (part.work, part.nodes);
+    outcome
 }
