@@ -403,7 +403,11 @@ fn improve(
     }
     if lower < best.arena && !budget.spent() {
         // When the capacity is LOAD itself, nothing else will do: all of the budget.
-        let share = if capacity.is_some_and(|c| c <= lower) { 1 } else { 3 };
+        let share = if capacity.is_some_and(|c| c <= lower) {
+            1
+        } else {
+            3
+        };
         match solve_with_share(blocks, lower, budget, share) {
             exact::Outcome::Found(offsets) => adopt(&mut best, offsets),
             exact::Outcome::Infeasible => lower += alignment,
