@@ -15,7 +15,7 @@ use crate::graph::{DType, Graph, Op, TensorId};
 use crate::planner::{plan_graph, ArenaPlan, Limits, Options, Scratch};
 
 use super::kernels::{
-    self, attention, conv2d, elementwise, embedding, matmul, norm, shape, Dispatch, ParamArena,
+    attention, conv2d, elementwise, embedding, matmul, norm, shape, Dispatch, ParamArena,
 };
 use super::{Gpu, TensorView};
 
@@ -389,7 +389,3 @@ fn build_op<'v>(
         }
     })
 }
-
-// The kernel modules re-exported above are used through their paths.
-#[allow(unused_imports)]
-use kernels as _;
