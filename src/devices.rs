@@ -1,7 +1,7 @@
 //! `wgsd devices`: every adapter wgpu can see, with the limits and features that decide how wgsd runs.
 
 use crate::error::{Error, Result};
-use crate::gpu::{list_adapters, AdapterSummary};
+use crate::gpu::{chosen_adapter, list_adapters, AdapterSummary};
 
 fn mib(bytes: u64) -> String {
     if bytes >= 1 << 30 {
@@ -42,10 +42,13 @@ pub fn describe(adapters: &[AdapterSummary]) -> String {
     out
 }
 
-/// Lists the adapters as text, or as JSON with `json`. No adapter at all is an error that says how to
-/// install a driver.
-pub fn report(json: bool) -> Result<String> {
-    let adapters = list_adapters();
+/// Lists the adapters as text, or as JSON with `json`; with `adapter` (a name substring or backend), only
+/// the one wgsd would use. No adapter at all is an error that says how to install a driver.
+pub fn report(json: bool, adapter: Option<&str>) -> Result<String> {
+    let adapters = match adapter {
+        Some(_) => vec![chosen_adapter(adapter)?],
+        None => list_adapters(),
+    };
     if adapters.is_empty() {
         return Err(Error::NoAdapter(
             "no GPU adapter found. wgsd needs a Vulkan, Metal or DX12 driver; on a Linux machine without a \

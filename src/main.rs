@@ -23,6 +23,10 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Show only the adapter wgsd would use for this name substring or backend (vulkan, metal,
+        /// dx12, gl); `WGSD_ADAPTER` does the same for every command.
+        #[arg(long)]
+        adapter: Option<String>,
     },
     /// Plan the memory of a pipeline from its configs alone (no weights), or of a MiniMalloc CSV.
     Plan(PlanCli),
@@ -142,7 +146,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plan(p) => plan(p),
-        Command::Devices { json } => wgsd::devices::report(json)
+        Command::Devices { json, adapter } => wgsd::devices::report(json, adapter.as_deref())
             .map(|s| println!("{}", s.trim_end()))
             .map(|()| true),
     };

@@ -96,4 +96,21 @@ fn devices_lists_limits_and_features() {
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(json.as_array().is_some_and(|a| !a.is_empty()));
+    // --adapter shows the one adapter wgsd would use, or fails clearly.
+    let wgsd = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wgsd"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = wgsd(&["devices", "--adapter", "vulkan"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches("max buffer").count(), 1, "{text}");
+    assert!(text.contains("Vulkan"), "{text}");
+    let out = wgsd(&["devices", "--adapter", "no-such-gpu"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("no adapter matches 'no-such-gpu'"));
 }

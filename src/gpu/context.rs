@@ -125,6 +125,13 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
         .collect()
 }
 
+/// The adapter [`Gpu::new`] would pick for `wanted` (or `WGSD_ADAPTER`, or the default order).
+pub fn chosen_adapter(wanted: Option<&str>) -> Result<AdapterSummary> {
+    let env = std::env::var("WGSD_ADAPTER").ok().filter(|s| !s.is_empty());
+    let adapter = choose_adapter(&instance(), wanted.or(env.as_deref()))?;
+    Ok(AdapterSummary::of(&adapter))
+}
+
 fn instance() -> wgpu::Instance {
     wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
 }

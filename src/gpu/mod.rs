@@ -11,7 +11,9 @@ mod profile;
 pub mod shaders;
 mod tensor;
 
-pub use context::{list_adapters, AdapterSummary, Capabilities, Gpu, GpuOptions, MemoryReport};
+pub use context::{
+    chosen_adapter, list_adapters, AdapterSummary, Capabilities, Gpu, GpuOptions, MemoryReport,
+};
 pub use executor::{Executor, ExecutorMemory, WeightSource};
 pub use profile::Profiler;
 pub use tensor::{decode, encode, TensorView};
