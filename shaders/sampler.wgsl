@@ -17,9 +17,9 @@ struct Params {
     c_x0: f32,
     c_x0_prev: f32,
     c_noise: f32,
+    t_len: u32,           // unet_input: timestep elements (the U-Net batch)
+    timestep: f32,        // unet_input: this step's timestep
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -28,6 +28,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> x0_prev: array<f32>;     // step: [n] last step's x0, updated
 @group(0) @binding(4) var<storage, read_write> noise: array<f32>;       // step, gaussian: [n]
 @group(0) @binding(5) var<storage, read_write> model_in: array<Elem>;   // model_input: [copies · n]
+@group(0) @binding(6) var<storage, read_write> timestep: array<f32>;    // unet_input: [t_len]
 
 const WG: u32 = 256u;
 
@@ -40,6 +41,16 @@ fn linear_index(lid: u32, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 fn model_input(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
                @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = linear_index(lid, wid, nwg);
+    if (i >= p.n * p.copies) { return; }
+    model_in[i] = Elem(p.input_scale * sample[i % p.n]);
+}
+
+// The U-Net's inputs for one step: the scaled latents (as model_input) and the step's timestep.
+@compute @workgroup_size(WG)
+fn unet_input(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+              @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(lid, wid, nwg);
+    if (i < p.t_len) { timestep[i] = p.timestep; }
     if (i >= p.n * p.copies) { return; }
     model_in[i] = Elem(p.input_scale * sample[i % p.n]);
 }
@@ -57,7 +68,12 @@ fn step(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
     let s = sample[i];
     let x0 = p.x0_from_sample * s + p.x0_from_model * eps;
-    var next = p.c_sample * s + p.c_x0 * x0 + p.c_x0_prev * x0_prev[i];
+    var next = p.c_sample * s + p.c_x0 * x0;
+    // x0_prev and noise are read only when used: before the first step they hold whatever the arena
+    // held there, and 0 · NaN would be NaN.
+    if (p.c_x0_prev != 0.0) {
+        next += p.c_x0_prev * x0_prev[i];
+    }
     if (p.c_noise != 0.0) {
         next += p.c_noise * noise[i];
     }

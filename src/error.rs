@@ -33,6 +33,19 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// The run cannot fit the memory budget; nothing was allocated on the device.
+    #[error("budget {budget} bytes is too small: {message}; the smallest budget that works is {minimum} bytes ({minimum_mib:.1} MiB)")]
+    Budget {
+        /// The budget given.
+        budget: u64,
+        /// The smallest budget that works for these arguments.
+        minimum: u64,
+        /// `minimum` in MiB.
+        minimum_mib: f64,
+        /// What needs it.
+        message: String,
+    },
+
     /// A memory plan could not be made (see [`crate::planner::PlanError`]).
     #[error(transparent)]
     Plan(#[from] crate::planner::PlanError),

@@ -45,6 +45,7 @@ pub mod error;
 pub mod gpu;
 pub mod graph;
 pub mod models;
+pub mod pipeline;
 pub mod plan_cmd;
 pub mod planner;
 pub mod scheduler;

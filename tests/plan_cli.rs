@@ -288,5 +288,5 @@ fn sdxl_1024_plans_in_under_a_second() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let s = v["seconds"].as_f64().unwrap();
     assert!(s < 1.0, "planning took {s} s");
-    assert_eq!(v["phases"][2]["ops"], 1570);
+    assert_eq!(v["phases"][2]["ops"], 1572); // the U-Net and the sampler input, noise and step
 }

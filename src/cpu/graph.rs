@@ -280,5 +280,13 @@ pub fn eval(graph: &Graph, op: &Op, v: &Values) -> Result<Vec<f32>> {
             }
             y
         }
+        Op::Convert { x, alpha, .. } => super::elementwise::scale(v.need(g, x)?, alpha, 0.0),
+        Op::SamplerInput { .. } | Op::SamplerNoise { .. } | Op::SamplerStep { .. } => {
+            return Err(Error::Invalid(format!(
+                "{}: the sampler ops take per-step values from the pipeline; the CPU interpreter runs \
+                 model graphs only",
+                op.name()
+            )))
+        }
     })
 }

@@ -14,8 +14,9 @@ use crate::error::{Error, Result};
 use crate::graph::{DType, Graph, Op, TensorId};
 use crate::planner::{plan_graph, ArenaPlan, Limits, Options, Scratch};
 
+use super::kernels::sampler::{StepValues, Stepped};
 use super::kernels::{
-    attention, conv2d, elementwise, embedding, matmul, norm, shape, Dispatch, ParamArena,
+    attention, conv2d, elementwise, embedding, matmul, norm, sampler, shape, Dispatch, ParamArena,
 };
 use super::{Gpu, TensorView};
 
@@ -40,7 +41,7 @@ pub struct ExecutorMemory {
     pub activations: u64,
     /// The resident weights.
     pub weights: u64,
-    /// The uniform parameter blocks.
+    /// The uniform parameter blocks (the per-step blocks of the sampler ops included).
     pub params: u64,
 }
 
@@ -49,6 +50,40 @@ impl ExecutorMemory {
     pub fn total(&self) -> u64 {
         self.activations + self.weights + self.params
     }
+}
+
+/// How an [`Executor`] is loaded.
+#[derive(Clone, Debug, Default)]
+pub struct ExecutorOptions {
+    /// The planner's options.
+    pub planner: Options,
+    /// Step slots of the sampler ops (the most denoising steps a generation may run).
+    pub max_steps: usize,
+    /// Device bytes the executor may hold; `None` for no limit.
+    pub budget: Option<u64>,
+}
+
+/// Plans `graph` for `gpu`: activations by lifetime (plus kernel scratch), weights resident.
+fn plan_for(gpu: &Gpu, graph: &Graph, options: &Options) -> Result<ArenaPlan> {
+    let scratch: Vec<Scratch> = graph
+        .ops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, op)| match *op {
+            Op::GroupNorm { x, groups, .. } => Some(Scratch {
+                op: i as u32,
+                bytes: norm::group_norm_scratch_len(group_norm_shape(graph, x, groups)) * 4,
+            }),
+            _ => None,
+        })
+        .collect();
+    let l = gpu.limits();
+    let limits = Limits {
+        alignment: l.min_storage_buffer_offset_alignment as u64,
+        max_buffer_size: l.max_buffer_size,
+        max_binding_size: l.max_storage_buffer_binding_size as u64,
+    };
+    plan_graph(graph, &scratch, &limits, options)
 }
 
 /// A graph loaded onto the device, ready to run.
@@ -64,6 +99,23 @@ pub struct Executor {
     weights: Vec<wgpu::Buffer>,
     params: ParamArena,
     plan: ArenaPlan,
+    stepped: SteppedOps,
+}
+
+/// The sampler ops whose parameters change every step: one dispatch per op and step slot, bound to
+/// its own parameter block in one buffer written once per generation ([`Executor::set_schedule`]).
+struct SteppedOps {
+    /// For each graph op, its index in `kinds` when it is stepped.
+    index: Vec<Option<usize>>,
+    kinds: Vec<Stepped>,
+    /// `dispatches[slot][k]`: op `k` in step slot `slot`.
+    dispatches: Vec<Vec<Dispatch>>,
+    /// Whether op `k` runs in step `slot` of the current schedule.
+    runs: Vec<Vec<bool>>,
+    buffer: Option<wgpu::Buffer>,
+    stride: u64,
+    /// Steps in the current schedule.
+    steps: usize,
 }
 
 fn dims(graph: &Graph, id: TensorId) -> Vec<usize> {
@@ -82,33 +134,101 @@ fn group_norm_shape(graph: &Graph, x: TensorId, groups: u32) -> norm::GroupNormS
 
 impl Executor {
     /// Plans `graph` for `gpu`, creates its buffers, uploads its weights from `source` and builds every
-    /// dispatch.
+    /// dispatch. A graph with sampler ops gets one step slot; see [`Executor::with_steps`].
     pub fn new(
         gpu: &Gpu,
         graph: &Graph,
         source: &dyn WeightSource,
         options: &Options,
     ) -> Result<Executor> {
-        // 1. Plan: activations by lifetime (plus kernel scratch), weights resident.
-        let scratch: Vec<Scratch> = graph
-            .ops
-            .iter()
-            .enumerate()
-            .filter_map(|(i, op)| match *op {
-                Op::GroupNorm { x, groups, .. } => Some(Scratch {
-                    op: i as u32,
-                    bytes: norm::group_norm_scratch_len(group_norm_shape(graph, x, groups)) * 4,
-                }),
-                _ => None,
+        Self::with_steps(gpu, graph, source, options, 1)
+    }
+
+    /// As [`Executor::new`], with `max_steps` step slots for the sampler ops (the most denoising steps a
+    /// generation may run; each slot holds a parameter block and a bind group per sampler op).
+    pub fn with_steps(
+        gpu: &Gpu,
+        graph: &Graph,
+        source: &dyn WeightSource,
+        options: &Options,
+        max_steps: usize,
+    ) -> Result<Executor> {
+        Self::with_options(
+            gpu,
+            graph,
+            source,
+            &ExecutorOptions {
+                planner: options.clone(),
+                max_steps,
+                budget: None,
+            },
+        )
+    }
+
+    /// Device bytes `graph` needs on `gpu` by category, from the plan alone (nothing is created).
+    pub fn planned_memory(
+        gpu: &Gpu,
+        graph: &Graph,
+        options: &ExecutorOptions,
+    ) -> Result<(ArenaPlan, ExecutorMemory)> {
+        let plan = plan_for(gpu, graph, &options.planner)?;
+        let stride = ParamArena::SLOT.max(gpu.limits().min_uniform_buffer_offset_alignment as u64);
+        let stepped = graph.ops.iter().filter(|op| op.is_stepped()).count() as u64;
+        let memory = ExecutorMemory {
+            activations: plan
+                .activation_plan
+                .buffer_sizes
+                .iter()
+                .map(|&s| s.max(4).div_ceil(4) * 4)
+                .sum(),
+            weights: plan
+                .weight_plan
+                .buffer_sizes
+                .iter()
+                .map(|&s| s.max(4).div_ceil(4) * 4)
+                .sum(),
+            params: stride * (2 * graph.ops.len() as u64 + 1)
+                + if stepped > 0 {
+                    stride * stepped * options.max_steps.max(1) as u64
+                } else {
+                    0
+                },
+        };
+        Ok((plan, memory))
+    }
+
+    /// As [`Executor::new`], with every option. With a budget, the planned device bytes are checked
+    /// before any buffer is created, and a budget below them is refused with [`Error::Budget`].
+    pub fn with_options(
+        gpu: &Gpu,
+        graph: &Graph,
+        source: &dyn WeightSource,
+        options: &ExecutorOptions,
+    ) -> Result<Executor> {
+        let max_steps = options.max_steps;
+        let (plan, planned) = Self::planned_memory(gpu, graph, options)?;
+        if let Some(budget) = options.budget {
+            if planned.total() > budget {
+                return Err(Error::Budget {
+                    budget,
+                    minimum: planned.total(),
+                    minimum_mib: planned.total() as f64 / (1 << 20) as f64,
+                    message: format!(
+                        "every weight resident needs activations {} + weights {} + parameters {} bytes",
+                        planned.activations, planned.weights, planned.params
+                    ),
+                });
+            }
+        }
+        // 1. Every weight the graph reads must be there, with its shape, before any device work.
+        let required: Vec<(&str, &[u32])> = graph
+            .weights()
+            .map(|id| {
+                let t = graph.tensor(id);
+                (t.name.as_str(), t.shape.as_slice())
             })
             .collect();
-        let l = gpu.limits();
-        let limits = Limits {
-            alignment: l.min_storage_buffer_offset_alignment as u64,
-            max_buffer_size: l.max_buffer_size,
-            max_binding_size: l.max_storage_buffer_binding_size as u64,
-        };
-        let plan = plan_graph(graph, &scratch, &limits, options)?;
+        source.check(&required)?;
 
         // 2. Reserve: every buffer of the run, created here and nowhere else.
         let arena = plan
@@ -202,6 +322,7 @@ impl Executor {
                 })?;
             ops.push(built);
         }
+        let stepped = SteppedOps::new(gpu, graph, &views, max_steps)?;
         gpu.queue().submit([]);
         Ok(Executor {
             ops,
@@ -212,6 +333,7 @@ impl Executor {
             weights,
             params,
             plan,
+            stepped,
         })
     }
 
@@ -225,7 +347,7 @@ impl Executor {
         ExecutorMemory {
             activations: self.arena.iter().map(|b| b.size()).sum(),
             weights: self.weights.iter().map(|b| b.size()).sum(),
-            params: self.params.size(),
+            params: self.params.size() + self.stepped.buffer.as_ref().map_or(0, |b| b.size()),
         }
     }
 
@@ -247,19 +369,54 @@ impl Executor {
         gpu.read(self.view(id)?)
     }
 
-    /// Records the dispatches of `ops` into `pass`.
-    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, ops: Range<usize>) {
-        for op in &self.ops[ops] {
-            for d in op {
+    /// Writes the per-step values of the sampler ops for a generation of `values.len()` steps, in one
+    /// upload. Step `i` of [`Executor::run_step`] then uses `values[i]`.
+    pub fn set_schedule(&mut self, gpu: &Gpu, values: &[StepValues]) -> Result<()> {
+        self.stepped.set(gpu, values)
+    }
+
+    /// The dispatches of op `i` in step `step`.
+    fn op_dispatches(&self, i: usize, step: usize) -> Result<Vec<&Dispatch>> {
+        let Some(k) = self.stepped.index[i] else {
+            return Ok(self.ops[i].iter().collect());
+        };
+        if step >= self.stepped.steps {
+            return Err(Error::Invalid(format!(
+                "step {step} is outside the schedule of {} steps (set_schedule first)",
+                self.stepped.steps
+            )));
+        }
+        Ok(if self.stepped.runs[step][k] {
+            vec![&self.stepped.dispatches[step][k]]
+        } else {
+            vec![]
+        })
+    }
+
+    /// Records the dispatches of `ops` into `pass`, the sampler ops with their values of `step`.
+    pub fn record(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        ops: Range<usize>,
+        step: usize,
+    ) -> Result<()> {
+        for i in ops {
+            for d in self.op_dispatches(i, step)? {
                 d.record(pass);
             }
         }
+        Ok(())
     }
 
     /// Runs `ops` (a phase's range) and waits. With `WGSD_CHECK=1`, runs op by op and checks outputs.
     pub fn run(&self, gpu: &Gpu, ops: Range<usize>) -> Result<()> {
+        self.run_step(gpu, ops, 0)
+    }
+
+    /// Runs `ops` with the sampler ops' values of step `step`, and waits.
+    pub fn run_step(&self, gpu: &Gpu, ops: Range<usize>, step: usize) -> Result<()> {
         if std::env::var("WGSD_CHECK").is_ok_and(|v| v == "1") {
-            return self.run_checked(gpu, ops);
+            return self.run_checked_at(gpu, ops, step);
         }
         let mut encoder = gpu
             .device()
@@ -271,7 +428,7 @@ impl Executor {
                 label: Some("wgsd ops"),
                 timestamp_writes: None,
             });
-            self.record(&mut pass, ops);
+            self.record(&mut pass, ops, step)?;
         }
         gpu.queue().submit([encoder.finish()]);
         gpu.wait()
@@ -279,8 +436,13 @@ impl Executor {
 
     /// Runs op by op and names the first op whose output holds NaN or Inf.
     pub fn run_checked(&self, gpu: &Gpu, ops: Range<usize>) -> Result<()> {
+        self.run_checked_at(gpu, ops, 0)
+    }
+
+    /// As [`Executor::run_checked`], with the sampler ops' values of step `step`.
+    pub fn run_checked_at(&self, gpu: &Gpu, ops: Range<usize>, step: usize) -> Result<()> {
         for i in ops {
-            gpu.run(&self.ops[i].iter().collect::<Vec<_>>())?;
+            gpu.run(&self.op_dispatches(i, step)?)?;
             let out = self.outputs[i];
             let values = self.read(gpu, out)?;
             if let Some(j) = values.iter().position(|v| !v.is_finite()) {
@@ -380,6 +542,11 @@ fn build_op<'v>(
             let tokens = dims(g, ids)[1] as u32;
             vec![embedding::token_embedding(gpu, params, view(ids)?, view(token)?, view(position)?, view(y)?, tokens)?]
         }
+        Op::Convert { x, y, alpha } => {
+            vec![sampler::model_input(gpu, params, view(x)?, view(y)?, 1, alpha)?]
+        }
+        // Built per step slot by `SteppedOps::new`.
+        Op::SamplerInput { .. } | Op::SamplerNoise { .. } | Op::SamplerStep { .. } => vec![],
         Op::AttentionScores { .. } | Op::Softmax { .. } | Op::AttentionValues { .. } => {
             return Err(Error::Invalid(
                 "materialised attention models the memory of non-flash runtimes for `wgsd plan`; the \
@@ -388,4 +555,139 @@ fn build_op<'v>(
             ))
         }
     })
+}
+
+impl SteppedOps {
+    fn new(
+        gpu: &Gpu,
+        graph: &Graph,
+        views: &[Option<TensorView>],
+        max_steps: usize,
+    ) -> Result<SteppedOps> {
+        let view = |id: TensorId| -> Result<&TensorView> {
+            views[id.index()].as_ref().ok_or_else(|| {
+                Error::Invalid(format!("tensor {} has no storage", graph.tensor(id).name))
+            })
+        };
+        // (kind, (binding, view) list, U-Net dtype) of every stepped op.
+        let mut index = vec![None; graph.ops.len()];
+        let mut ops = Vec::new();
+        for (i, op) in graph.ops.iter().enumerate() {
+            let n = |t: TensorId| graph.tensor(t).numel() as u32;
+            let built = match *op {
+                Op::SamplerInput {
+                    latents,
+                    timestep,
+                    y,
+                } => {
+                    let kind = Stepped::UnetInput {
+                        n: n(latents),
+                        copies: n(y) / n(latents).max(1),
+                        t_len: n(timestep),
+                    };
+                    let t = vec![(1, view(latents)?), (5, view(y)?), (6, view(timestep)?)];
+                    (kind, t, graph.tensor(y).dtype)
+                }
+                Op::SamplerNoise { y } => {
+                    (Stepped::Noise { n: n(y) }, vec![(4, view(y)?)], DType::F32)
+                }
+                Op::SamplerStep {
+                    latents,
+                    model_out,
+                    x0_prev,
+                    noise,
+                } => {
+                    let kind = Stepped::Step {
+                        n: n(latents),
+                        guided: n(model_out) == 2 * n(latents),
+                    };
+                    let t = vec![
+                        (1, view(latents)?),
+                        (2, view(model_out)?),
+                        (3, view(x0_prev)?),
+                        (4, view(noise)?),
+                    ];
+                    (kind, t, graph.tensor(model_out).dtype)
+                }
+                _ => continue,
+            };
+            index[i] = Some(ops.len());
+            ops.push(built);
+        }
+        let kinds: Vec<Stepped> = ops.iter().map(|o| o.0).collect();
+        let stride = ParamArena::SLOT.max(gpu.limits().min_uniform_buffer_offset_alignment as u64);
+        if ops.is_empty() {
+            return Ok(SteppedOps {
+                index,
+                kinds,
+                dispatches: vec![],
+                runs: vec![],
+                buffer: None,
+                stride,
+                steps: 0,
+            });
+        }
+        let slots = (max_steps.max(1) * ops.len()) as u64;
+        let buffer = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgsd step params"),
+            size: stride * slots,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut dispatches = Vec::with_capacity(max_steps);
+        for step in 0..max_steps.max(1) {
+            let mut row = Vec::with_capacity(ops.len());
+            for (k, (kind, tensors, elem)) in ops.iter().enumerate() {
+                let offset = (step * ops.len() + k) as u64 * stride;
+                let binding = wgpu::BufferBinding {
+                    buffer: &buffer,
+                    offset,
+                    size: std::num::NonZeroU64::new(
+                        kind.params(&StepValues::default()).len() as u64
+                    ),
+                };
+                let refs: Vec<(u32, &TensorView)> = tensors.iter().map(|&(b, v)| (b, v)).collect();
+                row.push(kind.dispatch(gpu, binding, &refs, *elem)?);
+            }
+            dispatches.push(row);
+        }
+        Ok(SteppedOps {
+            index,
+            runs: vec![vec![false; kinds.len()]; dispatches.len()],
+            kinds,
+            dispatches,
+            buffer: Some(buffer),
+            stride,
+            steps: 0,
+        })
+    }
+
+    fn set(&mut self, gpu: &Gpu, values: &[StepValues]) -> Result<()> {
+        let Some(buffer) = &self.buffer else {
+            return Err(Error::Invalid(
+                "this graph has no sampler ops to schedule".into(),
+            ));
+        };
+        if values.len() > self.dispatches.len() {
+            return Err(Error::Invalid(format!(
+                "{} steps requested, but the pipeline was loaded for at most {}",
+                values.len(),
+                self.dispatches.len()
+            )));
+        }
+        let mut bytes = vec![0u8; values.len() * self.kinds.len() * self.stride as usize];
+        for (step, v) in values.iter().enumerate() {
+            for (k, kind) in self.kinds.iter().enumerate() {
+                let at = (step * self.kinds.len() + k) * self.stride as usize;
+                let p = kind.params(v);
+                bytes[at..at + p.len()].copy_from_slice(&p);
+                self.runs[step][k] = kind.runs(v);
+            }
+        }
+        if !bytes.is_empty() {
+            gpu.queue().write_buffer(buffer, 0, &bytes);
+        }
+        self.steps = values.len();
+        Ok(())
+    }
 }

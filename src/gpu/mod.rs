@@ -14,6 +14,6 @@ mod tensor;
 pub use context::{
     chosen_adapter, list_adapters, AdapterSummary, Capabilities, Gpu, GpuOptions, MemoryReport,
 };
-pub use executor::{Executor, ExecutorMemory, WeightSource};
+pub use executor::{Executor, ExecutorMemory, ExecutorOptions, WeightSource};
 pub use profile::Profiler;
 pub use tensor::{decode, encode, TensorView};

@@ -681,4 +681,94 @@ impl GraphBuilder {
             y,
         }))
     }
+
+    /// [`Op::Convert`]: f32 `x` → `alpha · x` in the options' dtype, same shape.
+    pub fn convert(&mut self, name: &str, x: TensorId, alpha: f32) -> Result<TensorId> {
+        self.expect_f32(name, x)?;
+        let y = self.activation(name, self.shape(x).to_vec())?;
+        Ok(self.push(Op::Convert { x, y, alpha }))
+    }
+
+    /// [`Op::SamplerInput`]: the U-Net's `(sample, timestep)` for `copies` copies of f32 `latents`
+    /// `[I, C, h, w]`: sample `[copies·I, C, h, w]` in the options' dtype, timestep `[copies·I]` f32.
+    pub fn sampler_input(
+        &mut self,
+        name: &str,
+        latents: TensorId,
+        copies: u32,
+    ) -> Result<(TensorId, TensorId)> {
+        self.expect_f32(name, latents)?;
+        let mut shape = self.shape(latents).to_vec();
+        if shape.len() != 4 || copies == 0 {
+            return Err(invalid(format!(
+                "{name}: sampler input needs latents [I, C, h, w] and copies ≥ 1, got {shape:?} × {copies}"
+            )));
+        }
+        shape[0] *= copies;
+        let batch = shape[0];
+        let timestep = self.new_tensor(
+            &format!("{name}.timestep"),
+            vec![batch],
+            DType::F32,
+            Role::Activation,
+            None,
+        )?;
+        let y = self.activation(name, shape)?;
+        self.push(Op::SamplerInput {
+            latents,
+            timestep,
+            y,
+        });
+        Ok((y, timestep))
+    }
+
+    /// [`Op::SamplerNoise`]: f32 standard normal noise of `shape`.
+    pub fn sampler_noise(&mut self, name: &str, shape: &[u32]) -> Result<TensorId> {
+        let y = self.new_tensor(name, shape.to_vec(), DType::F32, Role::Activation, None)?;
+        Ok(self.push(Op::SamplerNoise { y }))
+    }
+
+    /// [`Op::SamplerStep`]: one scheduler step in place on f32 `latents` and `x0_prev`; `model_out` is
+    /// `[2I, ..]` (guided) or `[I, ..]`. Returns `latents`.
+    pub fn sampler_step(
+        &mut self,
+        latents: TensorId,
+        model_out: TensorId,
+        x0_prev: TensorId,
+        noise: TensorId,
+    ) -> Result<TensorId> {
+        for t in [latents, x0_prev, noise] {
+            self.expect_f32("sampler_step", t)?;
+        }
+        let ls = self.shape(latents).to_vec();
+        let ms = self.shape(model_out).to_vec();
+        let n = |s: &[u32]| s.iter().map(|&d| u64::from(d)).product::<u64>();
+        let ok = ms.len() == 4
+            && ms[1..] == ls[1..]
+            && (ms[0] == ls[0] || ms[0] == 2 * ls[0])
+            && n(self.shape(x0_prev)) == n(&ls)
+            && n(self.shape(noise)) == n(&ls);
+        if !ok {
+            return Err(invalid(format!(
+                "sampler_step: model output {ms:?} does not fit latents {ls:?} (or x0_prev/noise differ)"
+            )));
+        }
+        Ok(self.push(Op::SamplerStep {
+            latents,
+            model_out,
+            x0_prev,
+            noise,
+        }))
+    }
+
+    fn expect_f32(&self, name: &str, x: TensorId) -> Result<()> {
+        let t = self.graph.tensor(x);
+        if t.dtype != DType::F32 {
+            return Err(invalid(format!(
+                "{name}: {} must be f32, is {:?}",
+                t.name, t.dtype
+            )));
+        }
+        Ok(())
+    }
 }

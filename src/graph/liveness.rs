@@ -3,8 +3,10 @@
 //! - An activation is live from the op that writes it to the last op that reads it (inclusive).
 //! - A view (reshape, in-place result) owns no storage: its uses extend its base tensor's interval.
 //! - An input is live from its first use; an output until the end of the phase that makes it.
-//! - A persistent tensor (text embeddings, latents) is live from when it is made (or first used) to the
-//!   end of the whole graph, across phases.
+//! - A persistent tensor (text embeddings, latents, the sampler's previous x0) is live from when it is
+//!   made to the end of the whole graph, across phases. One that is read before any op writes it (the
+//!   latents, the previous x0) is live from the start of that phase: a phase may be replayed (the U-Net
+//!   step), and a value carried from one replay to the next must survive the whole phase.
 //! - Weights are not activations: they are counted apart ([`Graph::weight_bytes`]). Their intervals are
 //!   computed the same way ([`weight_intervals`]) so they can be planned with lifetimes later.
 //!
@@ -69,6 +71,15 @@ fn raw_spans(graph: &Graph, weights: bool) -> Vec<Option<(u32, u32)>> {
     spans
 }
 
+/// The start of the phase containing op `i` (0 outside any phase).
+fn phase_start(graph: &Graph, i: u32) -> u32 {
+    graph
+        .phases
+        .iter()
+        .find(|p| p.ops.contains(&(i as usize)))
+        .map_or(0, |p| p.ops.start) as u32
+}
+
 /// The end (exclusive) of the phase containing op `i`, or of the graph.
 fn phase_end(graph: &Graph, i: u32) -> u32 {
     graph
@@ -86,11 +97,18 @@ pub fn intervals(graph: &Graph) -> Vec<Interval> {
         .into_iter()
         .enumerate()
         .filter_map(|(i, span)| {
-            let (first, mut last) = span?;
+            let (mut first, mut last) = span?;
             let t = &graph.tensors[i];
             match t.role {
                 Role::Output => last = last.max(phase_end(graph, first) - 1),
-                Role::Persistent => last = end,
+                Role::Persistent => {
+                    // Read before any op of the graph writes it: its value comes from before the phase
+                    // (the caller, or the previous replay), so it must survive the phase's earlier ops.
+                    if graph.storage(graph.ops[first as usize].output()).index() != i {
+                        first = phase_start(graph, first);
+                    }
+                    last = end;
+                }
                 Role::Input | Role::Activation | Role::Weight => {}
             }
             Some(Interval {

@@ -192,9 +192,44 @@ pub enum Op {
         position: TensorId,
         y: TensorId,
     },
+    /// `y = alpha · x`, converting f32 `x` to `y`'s dtype (the VAE decoder's input from the f32 latents).
+    Convert {
+        x: TensorId,
+        y: TensorId,
+        alpha: f32,
+    },
+    /// The U-Net's inputs for one denoising step: `y = copies × (input_scale · latents)` in `y`'s dtype
+    /// and `timestep[..] = t`. `input_scale` and `t` change every step: the pipeline sets them with
+    /// [`crate::gpu::Executor::set_schedule`]. latents: `[I, C, h, w]` f32, y: `[copies·I, C, h, w]`,
+    /// timestep: `[copies·I]` f32 (written as well; it is listed with the inputs so liveness sees it).
+    SamplerInput {
+        latents: TensorId,
+        timestep: TensorId,
+        y: TensorId,
+    },
+    /// Fresh standard normal noise for a stochastic sampler step (seed and draw set per step).
+    /// y: `[I, C, h, w]` f32.
+    SamplerNoise { y: TensorId },
+    /// One scheduler step with classifier-free guidance, in place: updates `latents` (its output) and
+    /// `x0_prev` from the U-Net's `model_out` (`[2I, C, h, w]` = (uncond, cond) when guided, else
+    /// `[I, C, h, w]`) and `noise`. The coefficients change every step (see [`Op::SamplerInput`]).
+    SamplerStep {
+        latents: TensorId,
+        model_out: TensorId,
+        x0_prev: TensorId,
+        noise: TensorId,
+    },
 }
 
 impl Op {
+    /// True for the sampler ops whose values the pipeline sets per step.
+    pub fn is_stepped(&self) -> bool {
+        matches!(
+            self,
+            Op::SamplerInput { .. } | Op::SamplerNoise { .. } | Op::SamplerStep { .. }
+        )
+    }
+
     /// The tensors the op reads, weights included, in operand order.
     pub fn inputs(&self) -> Vec<TensorId> {
         match *self {
@@ -228,6 +263,17 @@ impl Op {
                 position,
                 ..
             } => vec![ids, token, position],
+            Op::Convert { x, .. } => vec![x],
+            Op::SamplerInput {
+                latents, timestep, ..
+            } => vec![latents, timestep],
+            Op::SamplerNoise { .. } => vec![],
+            Op::SamplerStep {
+                latents,
+                model_out,
+                x0_prev,
+                noise,
+            } => vec![latents, model_out, x0_prev, noise],
         }
     }
 
@@ -251,7 +297,11 @@ impl Op {
             | Op::TokenEmbedding { y, .. }
             | Op::AttentionScores { y, .. }
             | Op::Softmax { y, .. }
-            | Op::AttentionValues { y, .. } => y,
+            | Op::AttentionValues { y, .. }
+            | Op::Convert { y, .. }
+            | Op::SamplerInput { y, .. }
+            | Op::SamplerNoise { y } => y,
+            Op::SamplerStep { latents, .. } => latents,
         }
     }
 
@@ -276,6 +326,10 @@ impl Op {
             Op::AttentionScores { .. } => "attention_scores",
             Op::Softmax { .. } => "softmax",
             Op::AttentionValues { .. } => "attention_values",
+            Op::Convert { .. } => "convert",
+            Op::SamplerInput { .. } => "sampler_input",
+            Op::SamplerNoise { .. } => "sampler_noise",
+            Op::SamplerStep { .. } => "sampler_step",
         }
     }
 }

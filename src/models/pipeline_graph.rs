@@ -64,12 +64,16 @@ pub fn check_size(config: &PipelineConfig, run: &RunShape) -> Result<()> {
 
 /// The text encoder phase: token ids → the U-Net's `encoder_hidden_states`. SD 1.x/2.x use the last
 /// hidden state; SDXL concatenates both encoders' penultimate hidden states.
-fn text_phase(b: &mut GraphBuilder, config: &PipelineConfig, batch: u32) -> Result<TensorId> {
+fn text_phase(
+    b: &mut GraphBuilder,
+    config: &PipelineConfig,
+    batch: u32,
+) -> Result<(TensorId, TensorId)> {
     let te = ClipTextModel::new(config.text_encoder.clone())?;
     let ids = b.input_typed("input_ids", &[batch, TOKENS], DType::U32)?; // [B, 77]
     let out = te.forward(b, &Scope::new("text_encoder"), ids)?;
     let Some(te2) = &config.text_encoder_2 else {
-        return Ok(out.last_hidden_state); // [B, 77, C]
+        return Ok((ids, out.last_hidden_state)); // [B, 77, C]
     };
     let te2 = ClipTextModel::new(te2.clone())?;
     let ids2 = b.input_typed("input_ids_2", &[batch, TOKENS], DType::U32)?; // [B, 77]
@@ -82,15 +86,52 @@ fn text_phase(b: &mut GraphBuilder, config: &PipelineConfig, batch: u32) -> Resu
     let a = b.view("prompt_embeds_1", out.penultimate, &[rows, c1, 1, 1])?; // [B·77, C1, 1, 1]
     let c = b.view("prompt_embeds_2", out2.penultimate, &[rows, c2, 1, 1])?; // [B·77, C2, 1, 1]
     let cat = b.concat("prompt_embeds_cat", a, c)?; // [B·77, C1 + C2, 1, 1]
-    b.view("prompt_embeds_seq", cat, &[batch, TOKENS, c1 + c2]) // [B, 77, C1 + C2]
+    let seq = b.view("prompt_embeds_seq", cat, &[batch, TOKENS, c1 + c2])?; // [B, 77, C1 + C2]
+    Ok((ids, seq))
 }
 
-/// Builds the pipeline graph: phases in [`PHASES`] order.
+/// The stages a generation graph holds besides text encoding, denoising and decoding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stages {
+    /// The VAE encoder phase, for img2img.
+    pub img2img: bool,
+}
+
+/// The tensors a pipeline writes before and reads after the phases of a generation graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GenerationTensors {
+    /// Token ids `[B, 77]` (u32): the unconditional prompts first when guided.
+    pub input_ids: TensorId,
+    /// The init image `[I, 3, H, W]` in [-1, 1] (img2img).
+    pub image: Option<TensorId>,
+    /// The VAE encoder's moments `[I, 2L, h, w]`: mean, then log-variance (img2img).
+    pub moments: Option<TensorId>,
+    /// The latents `[I, L, h, w]` (f32), written before the first step, updated in place every step.
+    pub latents: TensorId,
+    /// The decoded images `[I, 3, H, W]` in [-1, 1].
+    pub decoded: TensorId,
+}
+
+/// Builds the pipeline graph of [`pipeline_graph`] with img2img's VAE encoder phase included, as
+/// `wgsd plan` models it.
 pub fn pipeline_graph(
     config: &PipelineConfig,
     run: &RunShape,
     options: GraphOptions,
 ) -> Result<Graph> {
+    Ok(generation_graph(config, run, options, Stages { img2img: true })?.0)
+}
+
+/// Builds the graph of a whole generation, phases in [`PHASES`] order (`vae_encode` only with
+/// `stages.img2img`). The U-Net phase is one denoising step, replayed every step: the sampler ops
+/// ([`GraphBuilder::sampler_input`], [`GraphBuilder::sampler_step`]) surround the U-Net, so the latents
+/// never leave the GPU.
+pub fn generation_graph(
+    config: &PipelineConfig,
+    run: &RunShape,
+    options: GraphOptions,
+    stages: Stages,
+) -> Result<(Graph, GenerationTensors)> {
     check_size(config, run)?;
     let unet = UNet2DConditionModel::new(config.unet.clone())?;
     let vae = AutoencoderKL::new(config.vae.clone())?;
@@ -98,59 +139,66 @@ pub fn pipeline_graph(
     let (h, w) = (run.height / f, run.width / f);
     let (batch, images) = (run.batch, run.images());
     let latent = config.vae.latent_channels;
-    if latent != config.unet.in_channels {
+    if latent != config.unet.in_channels || latent != config.unet.out_channels {
         return Err(Error::Invalid(format!(
-            "vae latent_channels {latent} differ from the unet's in_channels {}",
-            config.unet.in_channels
+            "vae latent_channels {latent} differ from the unet's in/out channels {}/{}",
+            config.unet.in_channels, config.unet.out_channels
         )));
     }
     let mut b = GraphBuilder::new(options);
 
     // 1. text encode
     b.begin_phase(PHASES[0]);
-    let prompt_embeds = text_phase(&mut b, config, batch)?; // [B, 77, Cc]
+    let (input_ids, prompt_embeds) = text_phase(&mut b, config, batch)?; // [B, 77, Cc]
     b.mark_persistent(prompt_embeds);
 
-    // 2. VAE encode (img2img): the moments persist, the scheduler draws latents from them
-    b.begin_phase(PHASES[1]);
-    let image = b.input(
-        "image",
-        &[images, config.vae.in_channels, run.height, run.width],
-    )?; // [I, 3, H, W]
-    let moments = vae.encode(&mut b, &Scope::new("vae"), image)?; // [I, 2L, h, w]
-    b.mark_persistent(moments);
+    // 2. VAE encode (img2img): the moments persist; the pipeline draws the first latents from them
+    let (mut image_in, mut moments) = (None, None);
+    if stages.img2img {
+        b.begin_phase(PHASES[1]);
+        let image = b.input(
+            "image",
+            &[images, config.vae.in_channels, run.height, run.width],
+        )?; // [I, 3, H, W]
+        let m = vae.encode(&mut b, &Scope::new("vae"), image)?; // [I, 2L, h, w]
+        b.mark_persistent(m);
+        (image_in, moments) = (Some(image), Some(m));
+    }
 
-    // 3. one U-Net step; the latents persist from here to the decode
+    // 3. one denoising step; the latents and the previous x0 persist across steps
     b.begin_phase(PHASES[2]);
-    let latents = b.input("latents", &[images, latent, h, w])?; // [I, L, h, w]
+    let latent_shape = [images, latent, h, w];
+    let latents = b.input_typed("latents", &latent_shape, DType::F32)?; // [I, L, h, w]
     b.mark_persistent(latents);
-    let sample = if batch == 2 * images {
-        let flat = images * latent * h * w;
-        let a = b.view("latents_flat", latents, &[1, flat, 1, 1])?; // [1, I·L·h·w, 1, 1]
-        let pair = b.concat("latent_model_input_flat", a, a)?; // [1, 2·I·L·h·w, 1, 1]
-        b.view("latent_model_input", pair, &[batch, latent, h, w])? // [B, L, h, w]
-    } else {
-        latents
-    };
-    let inputs: UNetInputs =
-        unet.inputs(&mut b, batch, (h, w), (Some(sample), Some(prompt_embeds)))?;
+    let x0_prev = b.input_typed("x0_prev", &latent_shape, DType::F32)?; // [I, L, h, w]
+    b.mark_persistent(x0_prev);
+    let (sample, timestep) = b.sampler_input("latent_model_input", latents, batch / images)?; // [B, L, h, w], [B]
+    let inputs: UNetInputs = unet.inputs(
+        &mut b,
+        batch,
+        (h, w),
+        (Some(sample), Some(timestep), Some(prompt_embeds)),
+    )?;
     if let Some(te) = inputs.text_embeds {
         b.mark_persistent(te);
     }
     let noise_pred = unet.forward(&mut b, &Scope::new("unet"), &inputs)?; // [B, L, h, w]
-    b.mark_output(noise_pred);
+    let noise = b.sampler_noise("noise", &latent_shape)?; // [I, L, h, w]
+    b.sampler_step(latents, noise_pred, x0_prev, noise)?;
 
     // 4. VAE decode
     b.begin_phase(PHASES[3]);
-    let z = b.scale(
-        "latents_unscaled",
+    let z = b.convert("latents_unscaled", latents, 1.0 / config.vae.scaling_factor)?; // [I, L, h, w]
+    let decoded = vae.decode(&mut b, &Scope::new("vae"), z)?; // [I, 3, H, W]
+    b.mark_output(decoded);
+    let tensors = GenerationTensors {
+        input_ids,
+        image: image_in,
+        moments,
         latents,
-        1.0 / config.vae.scaling_factor,
-        0.0,
-    )?; // [I, L, h, w]
-    let image = vae.decode(&mut b, &Scope::new("vae"), z)?; // [I, 3, H, W]
-    b.mark_output(image);
-    Ok(b.finish())
+        decoded,
+    };
+    Ok((b.finish(), tensors))
 }
 
 /// One model alone, with root-level weight keys as in its own checkpoint file.
@@ -222,7 +270,7 @@ pub fn component_graph(
         }
         Component::UNet => {
             let unet = UNet2DConditionModel::new(config.unet.clone())?;
-            let inputs = unet.inputs(&mut b, run.batch, (h, w), (None, None))?;
+            let inputs = unet.inputs(&mut b, run.batch, (h, w), (None, None, None))?;
             unet.forward(&mut b, &root, &inputs)? // [B, 4, h, w]
         }
         Component::VaeDecoder => {

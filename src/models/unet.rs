@@ -42,14 +42,21 @@ impl UNet2DConditionModel {
         b: &mut GraphBuilder,
         batch: u32,
         (h, w): (u32, u32),
-        (sample, encoder_hidden_states): (Option<TensorId>, Option<TensorId>),
+        (sample, timestep, encoder_hidden_states): (
+            Option<TensorId>,
+            Option<TensorId>,
+            Option<TensorId>,
+        ),
     ) -> Result<UNetInputs> {
         let c = &self.config;
         let sample = match sample {
             Some(s) => s,
             None => b.input("sample", &[batch, c.in_channels, h, w])?, // [B, 4, h, w]
         };
-        let timestep = b.input_typed("timestep", &[batch], DType::F32)?; // [B]
+        let timestep = match timestep {
+            Some(t) => t,
+            None => b.input_typed("timestep", &[batch], DType::F32)?, // [B]
+        };
         let encoder_hidden_states = match encoder_hidden_states {
             Some(e) => e,
             None => b.input("encoder_hidden_states", &[batch, 77, c.cross_attention_dim])?, // [B, 77, Cc]

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use rand::{Rng, SeedableRng};
 use wgsd::gpu::kernels::{Dispatch, ParamArena};
@@ -13,11 +13,20 @@ use wgsd::graph::DType;
 
 /// The device of this test binary. A missing adapter fails the test: CI must never skip GPU tests.
 pub fn gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
+    shared_gpu_ref()
+}
+
+fn shared_gpu_ref() -> &'static Arc<Gpu> {
+    static GPU: OnceLock<Arc<Gpu>> = OnceLock::new();
     GPU.get_or_init(|| match Gpu::new(&GpuOptions::default()) {
-        Ok(g) => g,
+        Ok(g) => Arc::new(g),
         Err(e) => panic!("kernel tests need a GPU adapter: {e}"),
     })
+}
+
+/// The same device, shared (for a [`wgsd::pipeline::Pipeline`], which holds its GPU).
+pub fn shared_gpu() -> Arc<Gpu> {
+    Arc::clone(shared_gpu_ref())
 }
 
 /// Float storage types this device supports (f32 always, f16 where `SHADER_F16` is present).

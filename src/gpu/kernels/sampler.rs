@@ -28,7 +28,9 @@ struct Params {
     c_x0: f32,
     c_x0_prev: f32,
     c_noise: f32,
-    _pad: [u32; 3],
+    t_len: u32,
+    timestep: f32,
+    _pad: u32,
 }
 
 fn check_f32(view: &TensorView) -> Result<()> {
@@ -160,4 +162,102 @@ pub fn gaussian(
         &[(4, noise)],
         grid,
     )
+}
+
+/// The values a stepped sampler op takes in one denoising step.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepValues {
+    /// The timestep the U-Net sees.
+    pub timestep: f32,
+    /// Classifier-free guidance scale (ignored by an unguided step).
+    pub guidance: f32,
+    /// The scheduler's coefficients of this step.
+    pub coefficients: StepCoefficients,
+    /// The noise stream (from `--seed`).
+    pub seed: u32,
+    /// Which draw of the stream this step's noise is (0 is the initial latents).
+    pub counter: u32,
+}
+
+/// A sampler kernel whose parameters change every step ([`crate::graph::Op::is_stepped`]). Its
+/// dispatches are built once per step slot at load time; each generation rewrites the slots' parameter
+/// blocks ([`Stepped::params`]) in one upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stepped {
+    /// `unet_input`: `copies` scaled copies of `n` latents and `t_len` timesteps.
+    UnetInput { n: u32, copies: u32, t_len: u32 },
+    /// `gaussian`: `n` noise values.
+    Noise { n: u32 },
+    /// `step`: `n` latents, guided or not.
+    Step { n: u32, guided: bool },
+}
+
+impl Stepped {
+    fn entry(self) -> &'static str {
+        match self {
+            Stepped::UnetInput { .. } => "unet_input",
+            Stepped::Noise { .. } => "gaussian",
+            Stepped::Step { .. } => "step",
+        }
+    }
+
+    /// The parameter block of one step.
+    pub fn params(self, v: &StepValues) -> Vec<u8> {
+        let c = &v.coefficients;
+        let p = match self {
+            Stepped::UnetInput { n, copies, t_len } => Params {
+                n,
+                copies,
+                t_len,
+                timestep: v.timestep,
+                input_scale: c.input_scale as f32,
+                ..Default::default()
+            },
+            Stepped::Noise { n } => Params {
+                n,
+                seed: v.seed,
+                counter: v.counter,
+                ..Default::default()
+            },
+            Stepped::Step { n, guided } => Params {
+                n,
+                guided: guided as u32,
+                guidance: if guided { v.guidance } else { 1.0 },
+                x0_from_sample: c.x0_from_sample as f32,
+                x0_from_model: c.x0_from_model as f32,
+                c_sample: c.sample as f32,
+                c_x0: c.x0 as f32,
+                c_x0_prev: c.x0_prev as f32,
+                c_noise: c.noise as f32,
+                ..Default::default()
+            },
+        };
+        bytemuck::bytes_of(&p).to_vec()
+    }
+
+    /// True when this op has work in a step with values `v` (noise is drawn only when the step uses it).
+    pub fn runs(self, v: &StepValues) -> bool {
+        !matches!(self, Stepped::Noise { .. }) || v.coefficients.noise != 0.0
+    }
+
+    /// Builds the dispatch of one step slot. `tensors` are (binding, view): 1 latents, 2 model output,
+    /// 3 x0_prev, 4 noise, 5 U-Net sample, 6 timestep, as `shaders/sampler.wgsl` declares them.
+    pub fn dispatch(
+        self,
+        gpu: &Gpu,
+        params: wgpu::BufferBinding<'_>,
+        tensors: &[(u32, &TensorView)],
+        elem: DType,
+    ) -> Result<Dispatch> {
+        let threads = match self {
+            Stepped::UnetInput { n, copies, t_len } => {
+                (u64::from(n) * u64::from(copies)).max(u64::from(t_len))
+            }
+            Stepped::Noise { n } | Stepped::Step { n, .. } => u64::from(n),
+        };
+        let label = self.entry();
+        let pipeline = gpu.pipeline(&SAMPLER, label, elem, &[])?;
+        let grid = grid_1d(gpu, threads.div_ceil(WG), label)?;
+        dispatch(gpu, label.into(), pipeline, params, tensors, grid)
+    }
 }
