@@ -4,6 +4,8 @@
 //! ```text
 //!  main.rs        argument parsing only
 //!     │
+//!  pipeline       tokenize → text encoder → [VAE encoder] → U-Net step × N → VAE decoder, one arena
+//!     │
 //!  models         CLIPTextModel, UNet2DConditionModel, AutoencoderKL: config.json → Graph
 //!     │           (weights, tokenizer, scheduler feed them)
 //!  graph          tensors (shape, dtype, role) and a closed Op enum, in execution order, in phases
@@ -42,9 +44,12 @@
 pub mod cpu;
 pub mod devices;
 pub mod error;
+pub mod generate_cmd;
 pub mod gpu;
 pub mod graph;
+pub mod image_io;
 pub mod models;
+pub mod npy;
 pub mod pipeline;
 pub mod plan_cmd;
 pub mod planner;

@@ -3,8 +3,10 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use wgsd::generate_cmd::{self, GenerateArgs};
 use wgsd::graph::DType;
 use wgsd::plan_cmd::{self, ModelSource, PlanArgs};
+use wgsd::scheduler::Schedule;
 use wgsd::size::parse_size;
 use wgsd::{Error, Result};
 
@@ -30,6 +32,114 @@ enum Command {
     },
     /// Plan the memory of a pipeline from its configs alone (no weights), or of a MiniMalloc CSV.
     Plan(PlanCli),
+    /// Generate images (txt2img, or img2img with --init-image).
+    Generate(GenerateCli),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ScheduleArg {
+    Discrete,
+    Karras,
+}
+
+#[derive(Args, Debug)]
+struct GenerateCli {
+    /// A diffusers folder or a single-file SD1.x/2.x .safetensors (default: $WGSD_MODEL, then the tiny
+    /// demo model in the repo).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// With a single-file --model: a diffusers folder whose configs, scheduler and tokenizer to use.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The prompt.
+    #[arg(short = 'p', long)]
+    prompt: String,
+    /// The negative prompt.
+    #[arg(short = 'n', long, default_value = "")]
+    negative_prompt: String,
+    /// Image width (default: the model's native size, or the init image's).
+    #[arg(short = 'W', long)]
+    width: Option<u32>,
+    /// Image height (default: the model's native size, or the init image's).
+    #[arg(short = 'H', long)]
+    height: Option<u32>,
+    /// Denoising steps.
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    /// Classifier-free guidance scale; 1 runs a single U-Net pass per step.
+    #[arg(long, default_value_t = 7.5)]
+    cfg_scale: f32,
+    /// Seed (default: from the clock, printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Sampler: ddim, euler, euler-a, dpm++2m, lcm.
+    #[arg(long, default_value = "euler")]
+    sampler: String,
+    /// Timestep schedule.
+    #[arg(long, value_enum, default_value = "discrete")]
+    schedule: ScheduleArg,
+    /// Storage precision of weights and activations.
+    #[arg(long, value_enum, default_value = "f32")]
+    precision: Precision,
+    /// Device memory the run may use (SIZE: 512MiB, 2GiB, ...).
+    #[arg(long)]
+    budget: Option<String>,
+    /// Adapter name substring or backend (vulkan, metal, dx12, gl); also $WGSD_ADAPTER.
+    #[arg(long)]
+    adapter: Option<String>,
+    /// Output PNG (with --batch-count N: out-0001.png, ...).
+    #[arg(short = 'o', long, default_value = "out.png")]
+    output: PathBuf,
+    /// img2img: the init image (PNG, JPEG, WebP, BMP).
+    #[arg(long)]
+    init_image: Option<PathBuf>,
+    /// img2img: how much of the schedule runs, in (0, 1].
+    #[arg(long, default_value_t = 0.75, requires = "init_image")]
+    strength: f64,
+    /// The initial latent noise: a float32 .npy of shape [1, C, H/f, W/f], as diffusers' latents=.
+    #[arg(long)]
+    noise: Option<PathBuf>,
+    /// Images to generate, with seeds seed, seed + 1, ...
+    #[arg(long, default_value_t = 1)]
+    batch_count: u32,
+    /// Write a JSON report: budget, planned bytes, wgpu's reserved/allocated bytes after setup and
+    /// every phase, strategy, times, adapter.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+fn generate(cli: GenerateCli) -> Result<bool> {
+    let args = GenerateArgs {
+        model: cli.model,
+        config: cli.config,
+        prompt: cli.prompt,
+        negative_prompt: cli.negative_prompt,
+        width: cli.width,
+        height: cli.height,
+        steps: cli.steps,
+        cfg_scale: cli.cfg_scale,
+        seed: cli.seed,
+        sampler: cli.sampler,
+        schedule: match cli.schedule {
+            ScheduleArg::Discrete => Schedule::Discrete,
+            ScheduleArg::Karras => Schedule::Karras,
+        },
+        precision: match cli.precision {
+            Precision::F32 => DType::F32,
+            Precision::F16 => DType::F16,
+        },
+        budget: cli.budget.as_deref().map(parse_size).transpose()?,
+        adapter: cli.adapter,
+        output: cli.output,
+        init_image: cli.init_image,
+        strength: cli.strength,
+        noise: cli.noise,
+        batch_count: cli.batch_count,
+        report: cli.report,
+    };
+    let summary = generate_cmd::run(&args, |line| eprintln!("{line}"))?;
+    eprintln!("{}", generate_cmd::format_summary(&summary));
+    Ok(true)
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -146,6 +256,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plan(p) => plan(p),
+        Command::Generate(g) => generate(g),
         Command::Devices { json, adapter } => wgsd::devices::report(json, adapter.as_deref())
             .map(|s| println!("{}", s.trim_end()))
             .map(|()| true),

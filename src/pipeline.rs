@@ -690,3 +690,15 @@ impl Pipeline {
         self.images
     }
 }
+
+impl Pipeline {
+    /// Times every op of one denoising step alone (median of `reps`), slowest first: `(label, seconds)`.
+    /// Run a generation first so the step's values are set.
+    pub fn profile_step(&self, reps: usize) -> Result<Vec<(String, f64)>> {
+        let mut ops = self
+            .executor
+            .profile(&self.gpu, self.phases[2].clone(), 0, reps)?;
+        ops.sort_by(|a, b| b.2.total_cmp(&a.2));
+        Ok(ops.into_iter().map(|(_, label, s)| (label, s)).collect())
+    }
+}

@@ -691,3 +691,31 @@ impl SteppedOps {
         Ok(())
     }
 }
+
+impl Executor {
+    /// Times every op of `ops` alone (the sampler ops with their values of `step`), `reps` times each,
+    /// and returns `(op index, label, median seconds)` in op order. For tuning; it runs the ops, so the
+    /// tensors they write are overwritten.
+    pub fn profile(
+        &self,
+        gpu: &Gpu,
+        ops: Range<usize>,
+        step: usize,
+        reps: usize,
+    ) -> Result<Vec<(usize, String, f64)>> {
+        let profiler = super::Profiler::new(gpu);
+        let mut out = Vec::with_capacity(ops.len());
+        for i in ops {
+            let dispatches = self.op_dispatches(i, step)?;
+            if dispatches.is_empty() {
+                continue;
+            }
+            gpu.run(&dispatches)?;
+            let mut times = profiler.time(gpu, &dispatches, reps.max(1))?;
+            times.sort_by(f64::total_cmp);
+            let label = dispatches[0].label.clone();
+            out.push((i, label, times[times.len() / 2]));
+        }
+        Ok(out)
+    }
+}
