@@ -202,28 +202,50 @@ def write_ldm(pipe: StableDiffusionPipeline, kind: str, path: Path, dtype: torch
                           dict(pipe.vae.config), pipe.text_encoder.state_dict(), pipe.text_encoder.config, make_unused)
     keep_f32 = set(schedule_buffers())
     ckpt = {k: (v if v.dtype == torch.int64 or k in keep_f32 else v.to(dtype)).contiguous() for k, v in ckpt.items()}
-    save_file(ckpt, path, metadata={"format": "pt", "generator": "reference/make_fixtures.py"})
+    metadata = {"format": "pt", "generator": "reference/make_fixtures.py"}
+    save_file(ckpt, path, metadata=metadata)
+    canonical_metadata_order(path, metadata)
+
+
+def canonical_metadata_order(path: Path, metadata: dict) -> None:
+    """safetensors writes `__metadata__` from a hash map, so with two or more entries their order in the
+    header changes from run to run. Rewrites the header in place with the entries in `metadata`'s order
+    (same length, so nothing else moves): the file is then the same bytes on every run."""
+    raw = bytearray(path.read_bytes())
+    n = int.from_bytes(raw[:8], "little")
+    header = raw[8:8 + n].decode()
+    want = json.dumps(metadata, separators=(",", ":"))
+    found = json.dumps(json.loads(header)["__metadata__"], separators=(",", ":"))
+    assert json.loads(found) == metadata and len(found) == len(want) and header.count(found) == 1, (found, want)
+    raw[8:8 + n] = header.replace(found, want).encode()
+    path.write_bytes(bytes(raw))
+
+
+def load_single_file(ldm_path: Path, folder: Path, kind: str) -> tuple[StableDiffusionPipeline, str]:
+    """The LDM file loaded with diffusers' own single-file loader (offline, config from the folder), in f32.
+    For SD2 it loads a temporary copy without the unused last OpenCLIP resblock: diffusers only knows to
+    skip index 23 (the real SD2 layout)."""
+    path = ldm_path
+    note = ""
+    if kind == "sd2":
+        sd = load_file(ldm_path)
+        n = json.load(open(folder / "text_encoder" / "config.json"))["num_hidden_layers"]
+        sd = {k: v for k, v in sd.items() if not k.startswith(f"cond_stage_model.model.transformer.resblocks.{n}.")}
+        tmp = Path(tempfile.mkdtemp()) / "ldm.safetensors"
+        save_file(sd, tmp)
+        path = tmp
+        note = f" (checked without the unused resblocks.{n}, which diffusers only skips at index 23)"
+    pipe = StableDiffusionPipeline.from_single_file(str(path), config=str(folder), local_files_only=True,
+                                                    torch_dtype=torch.float32, safety_checker=None,
+                                                    requires_safety_checker=False)
+    return pipe, note
 
 
 @torch.no_grad()
 def check_ldm_roundtrip(ldm_path: Path, folder: Path, kind: str, ref: dict, spec: dict) -> str:
     """Loads the LDM file back with diffusers' own single-file loader (offline, config from the folder)
     and compares its outputs with the references."""
-    path = ldm_path
-    note = ""
-    if kind == "sd2":
-        # diffusers ignores only resblocks.23 (the real SD2 layout); drop the tiny model's unused last
-        # resblock for this check.
-        sd = load_file(ldm_path)
-        n = pipe_layers = json.load(open(folder / "text_encoder" / "config.json"))["num_hidden_layers"]
-        sd = {k: v for k, v in sd.items() if not k.startswith(f"cond_stage_model.model.transformer.resblocks.{n}.")}
-        tmp = Path(tempfile.mkdtemp()) / "ldm.safetensors"
-        save_file(sd, tmp)
-        path = tmp
-        note = f" (checked without the unused resblocks.{pipe_layers}, which diffusers only skips at index 23)"
-    pipe = StableDiffusionPipeline.from_single_file(str(path), config=str(folder), local_files_only=True,
-                                                    torch_dtype=torch.float32, safety_checker=None,
-                                                    requires_safety_checker=False)
+    pipe, note = load_single_file(ldm_path, folder, kind)
     got = reference_outputs(pipe, spec)
     worst = 0.0
     for k, v in ref.items():

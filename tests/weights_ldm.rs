@@ -289,7 +289,7 @@ fn damaged_checkpoints_name_the_tensor() {
     let (_d, path) = edited_tiny_sd1(|t| t.retain(|k, _| !k.starts_with("cond_stage_model.")));
     let err = open_err(&path);
     assert!(
-        err.contains("width of 32 is neither SD1's 768 nor SD2's 1024"),
+        err.contains("width of 20 is neither SD1's 768 nor SD2's 1024"),
         "{err}"
     );
 
