@@ -258,3 +258,40 @@ fn a_failed_run_leaves_an_existing_file_untouched() {
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert_eq!(left.len(), 1, "temporary files left behind: {left:?}");
 }
+
+#[test]
+fn img2img_from_the_cli_reproduces_diffusers() {
+    let dir = tmp("img2img");
+    let noise = npy_of("tiny-sd2", "img2img_euler.noise", &dir);
+    let out = dir.join("img2img.png");
+    succeeds(&[
+        "generate",
+        "--model",
+        &fixture("tiny-sd2"),
+        "-p",
+        "a photo of a cat",
+        "-n",
+        "blurry, low quality",
+        "--steps",
+        "5",
+        "--sampler",
+        "euler",
+        "--init-image",
+        &fixture("tiny-sd2/pipeline/init.png"),
+        "--strength",
+        "0.6",
+        "--noise",
+        &noise,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let ours = image_io::read_image(&out).unwrap();
+    let want =
+        image_io::read_image(Path::new(&fixture("tiny-sd2/pipeline/img2img_euler.png"))).unwrap();
+    let psnr = image_io::psnr(&ours, &want).unwrap();
+    println!("CLI img2img vs diffusers img2img_euler.png: PSNR {psnr:.1} dB");
+    assert!(psnr >= 40.0, "PSNR {psnr}");
+    let p = image_io::parse_a1111(&parameters(&out)).unwrap();
+    assert_eq!(p.denoising_strength, Some(0.6));
+    assert_eq!((p.width, p.height), (48, 32), "the init image's size");
+}

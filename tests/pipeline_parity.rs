@@ -296,13 +296,11 @@ fn single_file_checkpoint_matches_its_folder_references() {
 }
 
 #[test]
-#[ignore = "img2img references arrive with the fixture update"]
 fn tiny_sd1_img2img_matches_diffusers() {
     img2img("tiny-sd1");
 }
 
 #[test]
-#[ignore = "img2img references arrive with the fixture update"]
 fn tiny_sd2_img2img_matches_diffusers() {
     img2img("tiny-sd2");
 }
