@@ -54,18 +54,14 @@ fn check_image(img: &RgbImage, what: &str) -> Result<()> {
             "{what}: a {}x{} RGB image needs {} bytes but has {}",
             img.width,
             img.height,
-            3 * img.width as u64 * img.height as u64,
+            3 * img.width as u128 * img.height as u128,
             img.pixels.len()
         ))),
     }
 }
 
-/// One VAE output value → one byte, as diffusers' `VaeImageProcessor.postprocess(output_type="pil")`.
-///
-/// - `denormalize`: `(v / 2 + 0.5).clamp(0, 1)` in f32 (torch).
-/// - `numpy_to_pil`: `(x * 255).round().astype("uint8")` in f32; `np.round` rounds half to even, so
-///   0.3 · 255 = 76.5 (exact in f32) gives 76, not 77.
-/// - NaN (undefined in numpy's cast) gives 0.
+/// One VAE output value → one byte (see [`from_decoded`]): diffusers' `denormalize` in torch, then
+/// `numpy_to_pil`'s `(x * 255).round().astype("uint8")`. NaN, undefined in numpy's cast, gives 0.
 fn decoded_to_u8(v: f32) -> u8 {
     if v.is_nan() {
         return 0;
@@ -76,7 +72,8 @@ fn decoded_to_u8(v: f32) -> u8 {
 
 /// The VAE decoder's output `[3, H, W]` in [-1, 1] → an RGB8 image, exactly as diffusers'
 /// `VaeImageProcessor.postprocess(output_type="pil")` computes it in f32: `x = (v / 2 + 0.5).clamp(0, 1)`,
-/// then `(x * 255).round()` with numpy's round half to even (76.5 → 76, 127.5 → 128). NaN → 0, ±∞ clamp.
+/// then `(x * 255).round()` with numpy's round half to even: -0.4 gives 0.3 · 255 = 76.5 exactly in
+/// f32, which becomes 76, not 77. NaN → 0; ±∞ clamp.
 ///
 /// Fails when `chw` does not hold `3 · height · width` values.
 pub fn from_decoded(chw: &[f32], width: u32, height: u32) -> Result<RgbImage> {
@@ -84,7 +81,7 @@ pub fn from_decoded(chw: &[f32], width: u32, height: u32) -> Result<RgbImage> {
         return Err(Error::Invalid(format!(
             "decoded image: {} values for [3, {height}, {width}]; expected {}",
             chw.len(),
-            3 * width as u64 * height as u64
+            3 * width as u128 * height as u128
         )));
     };
     let plane = n / 3;
@@ -232,10 +229,14 @@ fn wgsd_sampler_name(a1111: &str) -> &str {
 
 /// A value of the key-value line as A1111's `infotext_utils.quote` writes it: as a JSON string
 /// (`json.dumps(ensure_ascii=False)`, which serde_json matches byte for byte) when it contains `,`, `\n`
-/// or `:`, verbatim otherwise. wgsd also quotes a value that starts with `"`, which A1111's reader would
-/// otherwise take for a quoted value.
+/// or `:`, verbatim otherwise. wgsd also quotes a value that starts with `"` or starts or ends with
+/// whitespace, which A1111's reader would otherwise unquote or trim.
 fn quote(value: &str) -> String {
-    if value.contains([',', '\n', ':']) || value.starts_with('"') {
+    let needs_quotes = value.contains([',', '\n', ':'])
+        || value.starts_with('"')
+        || value.starts_with(char::is_whitespace)
+        || value.ends_with(char::is_whitespace);
+    if needs_quotes {
         serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
     } else {
         value.to_string()
