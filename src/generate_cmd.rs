@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuOptions};
 use crate::graph::DType;
 use crate::image_io::{self, Parameters};
+use crate::models::pipeline_graph::{check_size, RunShape};
 use crate::npy;
 use crate::pipeline::{InitImage, Model, PhaseTimes, Pipeline, PipelineOptions, Request};
 use crate::scheduler::{Sampler, Schedule};
@@ -200,6 +201,14 @@ pub fn run(args: &GenerateArgs, mut status: impl FnMut(&str)) -> Result<Generate
         (Some(img), None, None) => (img.width, img.height),
         (_, w, h) => (w.unwrap_or(native), h.unwrap_or(native)),
     };
+    check_size(
+        &model.config,
+        &RunShape {
+            width,
+            height,
+            batch: 1,
+        },
+    )?;
     let noise = match &args.noise {
         Some(p) => Some(read_noise(p, &model, width, height)?),
         None => None,
