@@ -1,6 +1,10 @@
 //! `wgsd plan`: build the pipeline graph from configs alone, plan every phase and the whole pipeline in
 //! one arena, and report the figures (as text or JSON). Also plans MiniMalloc interval files.
 //!
+//! Every report also carries the budget planner's two bounds ([`crate::planner::budget`]): the
+//! all-resident plan and the smallest plan (the minimum budget, and what dominates it); with
+//! `--budget`, the strategy chosen for it, or the refusal naming the minimum.
+//!
 //! # Example usage
 //! ```
 //! use wgsd::plan_cmd::{plan_model, ModelSource, PlanArgs};
@@ -8,11 +12,15 @@
 //! let report = plan_model(&args).unwrap();
 //! assert_eq!(report.phases.len(), 4);
 //! assert!(report.pipeline.arena >= report.pipeline.load);
+//! assert!(report.minimum.total < report.all_resident.total);
+//! assert_eq!(report.all_resident.strategy, "resident");
 //! ```
 
+use crate::gpu::{Executor, ExecutorOptions};
 use crate::graph::{liveness, DType, Graph, GraphOptions, Role};
 use crate::models::pipeline_graph::{pipeline_graph, RunShape, PHASES};
 use crate::models::PipelineConfig;
+use crate::planner::budget::{self, BudgetPlan, Peak, PhaseChoice};
 use crate::planner::{self, Limits, Options, Usage};
 use crate::size::{format_mib, mib};
 use crate::{Error, Result};
@@ -27,6 +35,11 @@ pub const DEFAULT_MAX_BINDING: u64 = 128 << 20;
 pub const DEFAULT_ALIGNMENT: u64 = 256;
 /// Time the planner may search per plan, so a whole SDXL report stays well under a second.
 pub const PLAN_TIME_LIMIT: Duration = Duration::from_millis(40);
+/// The uniform parameter block the executor gives each dispatch (`ParamArena::SLOT`, which is also
+/// wgpu's default `min_uniform_buffer_offset_alignment`).
+pub const DEFAULT_PARAM_SLOT: u64 = 256;
+/// Denoising steps a pipeline is loaded for by default (`PipelineOptions::new`).
+pub const DEFAULT_MAX_STEPS: usize = 50;
 
 /// Where the configs come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +71,11 @@ pub struct PlanArgs {
     pub alignment: u64,
     /// Model the attention score matrix instead of flash attention.
     pub materialised_attention: bool,
+    /// The most denoising steps a generation may run: one parameter block per step and sampler op,
+    /// and the steps the upload cost model assumes.
+    pub max_steps: usize,
+    /// Report only the smallest budget that works (`--min-budget`).
+    pub min_budget: bool,
 }
 
 impl PlanArgs {
@@ -73,6 +91,8 @@ impl PlanArgs {
             max_binding: DEFAULT_MAX_BINDING,
             alignment: DEFAULT_ALIGNMENT,
             materialised_attention: false,
+            max_steps: DEFAULT_MAX_STEPS,
+            min_budget: false,
         }
     }
 }
@@ -127,6 +147,67 @@ pub struct Oversized {
     pub kind: String,
 }
 
+/// One budget plan's figures: the strategy and the planned device bytes by category.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BudgetReport {
+    /// `resident`, `phase-resident`, `streamed` or `mixed`.
+    pub strategy: String,
+    /// The strategy phase by phase, as one line.
+    pub description: String,
+    /// The residency of each phase's weights.
+    pub phases: Vec<PhaseChoice>,
+    /// All device bytes: arena + parameters + staging. The smallest budget this plan fits.
+    pub total: u64,
+    /// The arena (activations and weights).
+    pub arena: u64,
+    /// Arena bytes besides the weights (activations, scratch, packing slack).
+    pub activations: u64,
+    /// Weights resident for the whole run.
+    pub weights_resident: u64,
+    /// Arena bytes holding non-resident weights where the arena peaks.
+    pub weights_streamed: u64,
+    /// Uniform parameter blocks.
+    pub params: u64,
+    /// The staging buffer uploads go through.
+    pub staging: u64,
+    /// What the allocator reserves beyond the buffers (small buffers share 4 MiB blocks).
+    pub allocator: u64,
+    /// Weight bytes uploaded per generation (of `steps` steps).
+    pub upload_bytes_per_generation: u64,
+    /// Staging round trips per generation.
+    pub uploads_per_generation: u64,
+    /// The cost model's seconds of uploads per generation.
+    pub upload_seconds_per_generation: f64,
+    /// Steps the cost assumes.
+    pub steps: u64,
+    /// Where the arena peaks: what dominates this plan.
+    pub peak: Peak,
+}
+
+impl BudgetReport {
+    fn new(plan: &BudgetPlan) -> Self {
+        let m = &plan.memory;
+        BudgetReport {
+            strategy: plan.strategy.name().to_string(),
+            description: plan.strategy.to_string(),
+            phases: plan.strategy.phases.clone(),
+            total: m.total(),
+            arena: m.arena(),
+            activations: m.activations,
+            weights_resident: m.weights_resident,
+            weights_streamed: m.weights_streamed,
+            params: m.params,
+            staging: m.staging,
+            allocator: m.allocator,
+            upload_bytes_per_generation: plan.cost.bytes,
+            uploads_per_generation: plan.cost.copies,
+            upload_seconds_per_generation: plan.cost.seconds,
+            steps: plan.cost.steps,
+            peak: plan.peak.clone(),
+        }
+    }
+}
+
 /// Everything `wgsd plan` prints.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PlanReport {
@@ -158,8 +239,22 @@ pub struct PlanReport {
     pub total_device_bytes: u64,
     /// The budget asked for, if any.
     pub budget: Option<u64>,
-    /// Whether the total fits the budget.
+    /// Whether some strategy fits the budget.
     pub fits_budget: Option<bool>,
+    /// Every weight resident: the fastest plan, and the most memory.
+    pub all_resident: BudgetReport,
+    /// The smallest plan: its total is the smallest budget that works.
+    pub minimum: BudgetReport,
+    /// The fastest plan within `budget`, when one fits.
+    pub budget_plan: Option<BudgetReport>,
+    /// Per phase, the smallest arena it could run in alone (activations + its weights streamed per
+    /// op): the largest is what the minimum budget is made of.
+    pub phase_floors: Vec<NamedSize>,
+    /// Why nothing fits `budget`, naming the minimum.
+    pub budget_refusal: Option<String>,
+    /// Only the minimum was asked for (`--min-budget`): the text report is one line.
+    #[serde(skip)]
+    pub min_budget_only: bool,
     /// Tensors over the binding limit, largest first.
     pub oversized: Vec<Oversized>,
     /// Wall time of building and planning, in seconds.
@@ -329,6 +424,12 @@ pub fn plan_model(args: &PlanArgs) -> Result<PlanReport> {
 
     let weight_bytes = graph.weight_bytes();
     let total = pipeline.arena + weight_bytes;
+    let (all_resident, minimum, budget_plan, phase_floors) = budget_plans(&graph, args)?;
+    let (budget_plan, budget_refusal) = match budget_plan {
+        None => (None, None),
+        Some(Ok(p)) => (Some(p), None),
+        Some(Err(e)) => (None, Some(e)),
+    };
     let mut oversized: Vec<Oversized> = graph
         .tensors
         .iter()
@@ -398,11 +499,108 @@ pub fn plan_model(args: &PlanArgs) -> Result<PlanReport> {
         weight_bytes,
         total_device_bytes: total,
         budget: args.budget,
-        fits_budget: args.budget.map(|b| total <= b),
+        fits_budget: args.budget.map(|_| budget_plan.is_some()),
+        all_resident,
+        minimum,
+        budget_plan,
+        phase_floors,
+        budget_refusal,
+        min_budget_only: args.min_budget,
         oversized,
         seconds: start.elapsed().as_secs_f64(),
         timeline: Some(timeline),
     })
+}
+
+/// The budget planner on `graph` with default device limits (no binding limit: oversized tensors are
+/// reported by name instead): all resident, the minimum, and the plan for `args.budget` (or why
+/// nothing fits it).
+#[allow(clippy::type_complexity)]
+fn budget_plans(
+    graph: &Graph,
+    args: &PlanArgs,
+) -> Result<(
+    BudgetReport,
+    BudgetReport,
+    Option<Result<BudgetReport, String>>,
+    Vec<NamedSize>,
+)> {
+    let scratch = Executor::scratch(graph);
+    let options = ExecutorOptions {
+        planner: Options {
+            time_limit: PLAN_TIME_LIMIT,
+        },
+        max_steps: args.max_steps,
+        budget: args.budget,
+    };
+    let limits = Limits {
+        alignment: args.alignment,
+        max_buffer_size: u64::MAX,
+        max_binding_size: u64::MAX,
+    };
+    let inputs = Executor::budget_inputs(graph, &scratch, limits, DEFAULT_PARAM_SLOT, &options);
+    let all = BudgetReport::new(&budget::plan_budget(&inputs, None)?);
+    let min = BudgetReport::new(&budget::min_budget(&inputs)?);
+    let chosen = match args.budget {
+        None => None,
+        Some(b) => Some(match budget::plan_budget(&inputs, Some(b)) {
+            Ok(p) => Ok(BudgetReport::new(&p)),
+            Err(e @ Error::Budget { .. }) => Err(e.to_string()),
+            Err(e) => return Err(e),
+        }),
+    };
+    let floors = budget::phase_floors(&inputs)?
+        .into_iter()
+        .map(|(name, bytes)| NamedSize { name, bytes })
+        .collect();
+    Ok((all, min, chosen, floors))
+}
+
+/// One budget plan as a line: total = the categories.
+fn budget_line(b: &BudgetReport) -> String {
+    let mut parts = vec![format!("activations {:.2}", mib(b.activations))];
+    if b.weights_resident > 0 {
+        parts.push(format!("resident weights {:.2}", mib(b.weights_resident)));
+    }
+    if b.weights_streamed > 0 {
+        parts.push(format!("streamed weights {:.2}", mib(b.weights_streamed)));
+    }
+    parts.push(format!("params {:.2}", mib(b.params)));
+    parts.push(format!("staging {:.2}", mib(b.staging)));
+    if b.allocator > 0 {
+        parts.push(format!("allocator blocks {:.2}", mib(b.allocator)));
+    }
+    format!("{:>10.2} MiB = {}", mib(b.total), parts.join(" + "))
+}
+
+/// Uploads of one plan per generation, as a phrase.
+fn uploads_line(b: &BudgetReport) -> String {
+    if b.upload_bytes_per_generation == 0 {
+        "no uploads while generating".to_string()
+    } else {
+        format!(
+            "uploads {} per {}-step generation in {} copies (≈ {:.2} s by the cost model)",
+            format_mib(b.upload_bytes_per_generation),
+            b.steps,
+            b.uploads_per_generation,
+            b.upload_seconds_per_generation
+        )
+    }
+}
+
+/// The `--min-budget` report: the smallest budget, its strategy and what dominates it.
+pub fn format_min_budget(r: &PlanReport) -> String {
+    format!(
+        "{} at {}×{} {}: minimum budget {} ({} bytes), {}; {}\n",
+        r.model,
+        r.width,
+        r.height,
+        r.precision,
+        format_mib(r.minimum.total),
+        r.minimum.total,
+        r.minimum.description,
+        r.minimum.peak
+    )
 }
 
 fn row(out: &mut String, p: &PhaseReport) {
@@ -425,8 +623,11 @@ fn row(out: &mut String, p: &PhaseReport) {
     );
 }
 
-/// The report as the text `wgsd plan` prints.
+/// The report as the text `wgsd plan` prints (one line with `--min-budget`).
 pub fn format_report(r: &PlanReport) -> String {
+    if r.min_budget_only {
+        return format_min_budget(r);
+    }
     let mut out = String::new();
     let cfg = if r.batch == 2 * r.images {
         format!("{} image(s) with classifier-free guidance", r.images)
@@ -476,20 +677,53 @@ pub fn format_report(r: &PlanReport) -> String {
         format_mib(r.weight_bytes),
         format_mib(r.total_device_bytes)
     );
-    if let (Some(b), Some(fits)) = (r.budget, r.fits_budget) {
-        let _ = writeln!(
-            out,
-            "budget {}: {}",
-            format_mib(b),
-            if fits {
-                format!("fits ({} spare)", format_mib(b - r.total_device_bytes))
-            } else {
-                format!(
-                    "does NOT fit ({} over)",
-                    format_mib(r.total_device_bytes - b)
-                )
+    let _ = writeln!(
+        out,
+        "all resident: {}  ({})",
+        budget_line(&r.all_resident),
+        uploads_line(&r.all_resident)
+    );
+    let _ = writeln!(
+        out,
+        "minimum:      {}  ({}; {})",
+        budget_line(&r.minimum),
+        r.minimum.description,
+        uploads_line(&r.minimum)
+    );
+    let _ = writeln!(out, "  dominated by: {}", r.minimum.peak);
+    let floors: Vec<String> = r
+        .phase_floors
+        .iter()
+        .map(|f| format!("{} {:.2}", f.name, mib(f.bytes)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  smallest arena per phase (activations + its weights streamed per op): {}",
+        floors.join(", ")
+    );
+    if let Some(b) = r.budget {
+        match (&r.budget_plan, &r.budget_refusal) {
+            (Some(p), _) => {
+                let _ = writeln!(
+                    out,
+                    "budget {}: fits ({} spare) with {}",
+                    format_mib(b),
+                    format_mib(b - p.total),
+                    p.description
+                );
+                let _ = writeln!(out, "  planned:    {}", budget_line(p));
+                let _ = writeln!(out, "  {}", uploads_line(p));
             }
-        );
+            (None, refusal) => {
+                let _ = writeln!(
+                    out,
+                    "budget {}: does NOT fit ({} under the minimum): {}",
+                    format_mib(b),
+                    format_mib(r.minimum.total.saturating_sub(b)),
+                    refusal.as_deref().unwrap_or("")
+                );
+            }
+        }
     }
     if !r.oversized.is_empty() {
         let _ = writeln!(

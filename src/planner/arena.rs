@@ -5,7 +5,8 @@
 //!   writes it before the phase runs.
 //! - Per-op scratch (kernel workspaces such as group norm's partial sums) is live for its op alone.
 //! - Weights are all resident here: one interval over the whole graph each, packed end to end into the
-//!   weight arena. (Streaming them with lifetimes is the budget planner's job.)
+//!   weight arena. (Giving them lifetimes in the activation arena is the budget planner's job:
+//!   [`super::budget`].)
 
 use crate::error::{Error, Result};
 use crate::graph::{liveness, Graph, Role, TensorId};
@@ -16,7 +17,9 @@ use super::{plan, Limits, Options, Placement, Plan, PlanError, Usage};
 #[derive(Clone, Debug)]
 pub struct ArenaPlan {
     /// Placement in the activation arena of each storage tensor that ops touch (views: see
-    /// [`Graph::storage`]); `None` for weights and untouched tensors.
+    /// [`Graph::storage`]); `None` for untouched tensors, and for weights in a [`plan_graph`] plan. A
+    /// budget plan ([`super::budget`]) places the weights here too, each in the slot of its upload
+    /// group.
     pub activations: Vec<Option<Placement>>,
     /// The activation arena's plan (buffer sizes, LOAD, method).
     pub activation_plan: Plan,
@@ -38,7 +41,7 @@ pub struct Scratch {
 }
 
 /// Turns a planner error about usage `index` into one that names the tensor.
-fn named(graph: &Graph, ids: &[TensorId], e: PlanError) -> Error {
+pub(crate) fn named(graph: &Graph, ids: &[TensorId], e: PlanError) -> Error {
     let name = |index: usize| {
         ids.get(index)
             .map_or("scratch".to_string(), |id| graph.tensor(*id).name.clone())
@@ -70,30 +73,7 @@ pub fn plan_graph(
     limits: &Limits,
     options: &Options,
 ) -> Result<ArenaPlan> {
-    // Activations, inputs widened to the start of their phase.
-    let intervals = liveness::intervals(graph);
-    let mut ids: Vec<TensorId> = Vec::with_capacity(intervals.len());
-    let mut usages: Vec<Usage> = Vec::with_capacity(intervals.len() + scratch.len());
-    for iv in &intervals {
-        let mut usage = iv.usage();
-        if graph.tensor(iv.tensor).role == Role::Input {
-            let start = graph
-                .phases
-                .iter()
-                .find(|p| p.ops.contains(&(iv.first as usize)))
-                .map_or(0, |p| p.ops.start);
-            usage.first = start as u32;
-        }
-        ids.push(iv.tensor);
-        usages.push(usage);
-    }
-    for s in scratch {
-        usages.push(Usage {
-            size: s.bytes.max(4),
-            first: s.op,
-            last: s.op,
-        });
-    }
+    let (ids, usages) = activation_usages(graph, scratch);
     let activation_plan = plan(&usages, limits, options).map_err(|e| named(graph, &ids, e))?;
     let mut activations = vec![None; graph.tensors.len()];
     for (id, p) in ids.iter().zip(&activation_plan.placements) {
@@ -131,4 +111,34 @@ pub fn plan_graph(
         weights,
         weight_plan,
     })
+}
+
+/// The activation arena's usages: one per activation storage tensor (inputs widened to the start of
+/// their phase, because the caller writes them before the phase runs), then one per scratch request.
+/// Returns the tensor of each activation usage (the scratch usages follow them).
+pub(crate) fn activation_usages(graph: &Graph, scratch: &[Scratch]) -> (Vec<TensorId>, Vec<Usage>) {
+    let intervals = liveness::intervals(graph);
+    let mut ids: Vec<TensorId> = Vec::with_capacity(intervals.len());
+    let mut usages: Vec<Usage> = Vec::with_capacity(intervals.len() + scratch.len());
+    for iv in &intervals {
+        let mut usage = iv.usage();
+        if graph.tensor(iv.tensor).role == Role::Input {
+            let start = graph
+                .phases
+                .iter()
+                .find(|p| p.ops.contains(&(iv.first as usize)))
+                .map_or(0, |p| p.ops.start);
+            usage.first = start as u32;
+        }
+        ids.push(iv.tensor);
+        usages.push(usage);
+    }
+    for s in scratch {
+        usages.push(Usage {
+            size: s.bytes.max(4),
+            first: s.op,
+            last: s.op,
+        });
+    }
+    (ids, usages)
 }

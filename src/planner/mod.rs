@@ -14,6 +14,8 @@
 //!   4. a split of the arena into buffers within `max_buffer_size` (`split.rs`).
 //! - [`naive`]: every tensor its own range, the debugging baseline.
 //! - [`verify`]: an independent checker of every invariant; [`plan`] runs it in debug builds.
+//! - [`budget`]: weights with lifetimes too: resident, phase-resident or streamed, chosen per phase so
+//!   that a run fits a memory budget at the least upload cost.
 //! - [`pack_into`]: one arena of a given capacity, for MiniMalloc's benchmark instances, read by
 //!   [`parse_minimalloc_csv`].
 //!
@@ -39,6 +41,7 @@
 //! ```
 
 mod arena;
+pub mod budget;
 mod exact;
 mod greedy;
 mod intervals;
@@ -51,6 +54,7 @@ mod verify;
 use std::time::{Duration, Instant};
 
 pub use arena::{plan_graph, ArenaPlan, Scratch};
+pub use budget::{min_budget, plan_budget, BudgetPlan, Residency, Strategy};
 pub use greedy::greedy_by_size;
 pub use intervals::{parse_minimalloc_csv, ParseError};
 pub use load::{align_up, load};

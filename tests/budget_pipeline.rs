@@ -1,0 +1,265 @@
+//! The memory budget end to end, on the tiny SD 1.x fixture (`tests/fixtures/tiny-sd1`) through
+//! [`Pipeline`]:
+//!
+//! - a sweep of budgets from the minimum to all-resident: each run's peak reserved device memory
+//!   (wgpu's allocator report after setup and after every phase, over what the device held before)
+//!   stays within the budget, and the image equals the unconstrained run's bit for bit;
+//! - one byte under the minimum is refused before anything is reserved, naming the minimum;
+//! - twenty generations of a streaming pipeline leave the reserved bytes unchanged.
+//!
+//! The tests share one device and measure it, so they hold [`DEVICE`] while they run.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use wgsd::gpu::{Executor, ExecutorOptions, Gpu};
+use wgsd::graph::{DType, GraphOptions};
+use wgsd::models::pipeline_graph::{generation_graph, RunShape, Stages};
+use wgsd::pipeline::{Model, Pipeline, PipelineOptions, Request};
+use wgsd::planner::budget::BudgetPlan;
+use wgsd::Error;
+
+/// Held by every test: nothing else may allocate on the device while one measures it.
+static DEVICE: Mutex<()> = Mutex::new(());
+
+fn device() -> (MutexGuard<'static, ()>, Arc<Gpu>) {
+    let guard = DEVICE.lock().unwrap_or_else(|e| e.into_inner());
+    (guard, common::shared_gpu())
+}
+
+fn model() -> Model {
+    Model::open(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-sd1"))
+        .expect("the tiny-sd1 fixture opens")
+}
+
+/// The fixture's reference size, 48×32 (latents 6×4): a generation takes well under a second on
+/// lavapipe. Budgets there run from one shared allocator block (everything small) to buffers with
+/// memory of their own.
+const SIZE: (u32, u32) = (48, 32);
+
+fn options(model: &Model, precision: DType, budget: Option<u64>) -> PipelineOptions {
+    let mut o = PipelineOptions::new(model, SIZE.0, SIZE.1);
+    o.precision = precision;
+    o.max_steps = 2;
+    o.budget = budget;
+    o
+}
+
+fn request(steps: usize) -> Request {
+    let mut r = Request::new("a photo of a cat");
+    r.steps = steps;
+    r.seed = 7;
+    r
+}
+
+/// The plan the pipeline's executor makes for `options` (the same graph and executor options).
+fn plan_for(gpu: &Gpu, model: &Model, o: &PipelineOptions, min: bool) -> wgsd::Result<BudgetPlan> {
+    let run = RunShape {
+        width: o.width,
+        height: o.height,
+        batch: if o.guidance { 2 } else { 1 },
+    };
+    let graph_options = GraphOptions {
+        dtype: o.precision,
+        ..Default::default()
+    };
+    let (graph, _) = generation_graph(
+        &model.config,
+        &run,
+        graph_options,
+        Stages { img2img: false },
+    )?;
+    let eo = ExecutorOptions {
+        planner: o.planner.clone(),
+        max_steps: o.max_steps,
+        budget: o.budget,
+    };
+    if min {
+        Executor::min_budget(gpu, &graph, &eo)
+    } else {
+        Executor::budget_plan(gpu, &graph, &eo)
+    }
+}
+
+fn reserved(gpu: &Gpu) -> u64 {
+    gpu.wait().unwrap();
+    gpu.memory().expect("the allocator report").reserved
+}
+
+/// One generation under `budget`: the image, and the most the device reserved above `before`.
+struct Run {
+    image: Vec<f32>,
+    peak: u64,
+    total: u64,
+}
+
+fn generate(gpu: &Arc<Gpu>, precision: DType, budget: Option<u64>) -> wgsd::Result<Run> {
+    let before = reserved(gpu);
+    let model = model();
+    let o = options(&model, precision, budget);
+    let mut p = Pipeline::new(Arc::clone(gpu), model, o)?;
+    let mut peak = reserved(gpu);
+    let total = p.memory().total();
+    let mut g = p.start(&request(2))?;
+    peak = peak.max(reserved(gpu));
+    while g.step()? {
+        peak = peak.max(reserved(gpu));
+    }
+    let image = g.decode()?;
+    peak = peak.max(reserved(gpu));
+    drop(p);
+    assert_eq!(
+        reserved(gpu),
+        before,
+        "dropping the pipeline frees everything"
+    );
+    Ok(Run {
+        image,
+        peak: peak - before,
+        total,
+    })
+}
+
+const MIB: f64 = 1048576.0;
+
+#[test]
+fn every_budget_from_the_minimum_to_all_resident_fits_and_draws_the_same_image() {
+    let (_guard, gpu) = device();
+    for precision in common::float_dtypes() {
+        sweep(&gpu, precision);
+    }
+}
+
+fn sweep(gpu: &Arc<Gpu>, precision: DType) {
+    let m = model();
+    let min = plan_for(gpu, &m, &options(&m, precision, None), true).unwrap();
+    let all = plan_for(gpu, &m, &options(&m, precision, None), false).unwrap();
+    let (lo, hi) = (min.memory.total(), all.memory.total());
+    assert!(lo < hi, "the minimum {lo} is below all-resident {hi}");
+    assert_eq!(all.strategy.name(), "resident");
+
+    let reference = generate(gpu, precision, None).unwrap();
+    assert!(
+        reference.peak <= hi,
+        "unconstrained: {} > {hi}",
+        reference.peak
+    );
+    let mut strategies = Vec::new();
+    println!("{precision:?}: budget MiB | strategy | planned MiB | peak reserved MiB | identical");
+    for k in 0..8u64 {
+        let budget = lo + (hi - lo) * k / 7;
+        let plan = plan_for(gpu, &m, &options(&m, precision, Some(budget)), false).unwrap();
+        let run = generate(gpu, precision, Some(budget)).unwrap();
+        let same = run.image.len() == reference.image.len()
+            && run
+                .image
+                .iter()
+                .zip(&reference.image)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+        println!(
+            "{:.2} | {} | {:.2} | {:.2} | {same}",
+            budget as f64 / MIB,
+            plan.strategy,
+            run.total as f64 / MIB,
+            run.peak as f64 / MIB
+        );
+        assert_eq!(
+            run.total,
+            plan.memory.total(),
+            "the executor holds what was planned"
+        );
+        assert!(
+            run.total <= budget,
+            "planned {} > budget {budget}",
+            run.total
+        );
+        assert!(
+            run.peak <= budget,
+            "budget {budget}: the device reserved {} ({})",
+            run.peak,
+            plan.strategy
+        );
+        assert!(
+            same,
+            "budget {budget} ({}): the image differs",
+            plan.strategy
+        );
+        strategies.push(plan.strategy.to_string());
+    }
+    // The sweep walks through more than one strategy: streaming at the bottom, resident at the top.
+    assert_eq!(
+        strategies.last().map(|s| s.starts_with("resident")),
+        Some(true)
+    );
+    assert!(!strategies[0].starts_with("resident"), "{strategies:?}");
+}
+
+#[test]
+fn one_byte_under_the_minimum_is_refused_before_anything_is_reserved() {
+    let (_guard, gpu) = device();
+    let m = model();
+    let minimum = plan_for(&gpu, &m, &options(&m, DType::F32, None), true)
+        .unwrap()
+        .memory
+        .total();
+    let before = reserved(&gpu);
+    let o = options(&m, DType::F32, Some(minimum - 1));
+    let err = Pipeline::new(Arc::clone(&gpu), m, o)
+        .err()
+        .expect("one byte under the minimum must be refused");
+    match &err {
+        Error::Budget {
+            budget, minimum: m, ..
+        } => {
+            assert_eq!(*budget, minimum - 1);
+            assert_eq!(*m, minimum);
+        }
+        other => panic!("expected Error::Budget, got {other}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains(&minimum.to_string()), "{text}");
+    assert!(
+        text.contains("phase at op"),
+        "names where the arena peaks: {text}"
+    );
+    assert_eq!(reserved(&gpu), before, "a refused budget reserves nothing");
+    // The minimum itself loads.
+    let run = generate(&gpu, DType::F32, Some(minimum)).unwrap();
+    assert!(run.peak <= minimum, "{} > {minimum}", run.peak);
+}
+
+#[test]
+fn twenty_streamed_generations_leave_reserved_memory_unchanged() {
+    let (_guard, gpu) = device();
+    let m = model();
+    let minimum = plan_for(&gpu, &m, &options(&m, DType::F32, None), true)
+        .unwrap()
+        .memory
+        .total();
+    let before = reserved(&gpu);
+    let o = options(&m, DType::F32, Some(minimum));
+    let mut p = Pipeline::new(Arc::clone(&gpu), m, o).unwrap();
+    let loaded = reserved(&gpu);
+    let mut first: Option<Vec<f32>> = None;
+    for i in 0..20 {
+        let (image, _, _) = p.generate(&request(1), |_, _| {}).unwrap();
+        assert_eq!(
+            reserved(&gpu),
+            loaded,
+            "generation {i} changed the reserved bytes"
+        );
+        match &first {
+            None => first = Some(image),
+            Some(f) => assert!(
+                f.iter()
+                    .zip(&image)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "generation {i} drew a different image"
+            ),
+        }
+    }
+    drop(p);
+    assert_eq!(reserved(&gpu), before);
+}
