@@ -116,6 +116,8 @@ pub struct GenerateSummary {
     pub device_reserved: u64,
     /// The adapter.
     pub adapter: String,
+    /// Where the weights live, as the budget planner chose.
+    pub strategy: String,
 }
 
 /// Where the model comes from: `--model`, `WGSD_MODEL`, or the demo (and whether it is the demo).
@@ -323,6 +325,7 @@ pub fn run(args: &GenerateArgs, mut status: impl FnMut(&str)) -> Result<Generate
         steps: steps_run,
         device_reserved: samples.iter().map(|s| s.reserved).max().unwrap_or(0),
         adapter: gpu.adapter_name(),
+        strategy: pipeline.strategy().to_string(),
     };
     if let Some(path) = &args.report {
         let report = RunReport {
@@ -331,7 +334,7 @@ pub fn run(args: &GenerateArgs, mut status: impl FnMut(&str)) -> Result<Generate
             peak_reserved: summary.device_reserved,
             peak_allocated: samples.iter().map(|s| s.allocated).max().unwrap_or(0),
             samples,
-            strategy: "resident".into(),
+            strategy: pipeline.strategy().to_string(),
             summary: summary.clone(),
         };
         let json = serde_json::to_vec_pretty(&report)
@@ -393,10 +396,11 @@ pub fn format_summary(s: &GenerateSummary) -> String {
     let steps = s.steps.max(1) as f64 * s.outputs.len().max(1) as f64;
     let files: Vec<String> = s.outputs.iter().map(|p| p.display().to_string()).collect();
     format!(
-        "wrote {} (seed {}) · load {:.2} s · text {:.2} s · {}denoise {:.2} s ({:.2} it/s) · decode {:.2} s · \
+        "wrote {} (seed {}) · {} · load {:.2} s · text {:.2} s · {}denoise {:.2} s ({:.2} it/s) · decode {:.2} s · \
          device memory {} reserved (wgpu allocator) on {}",
         files.join(", "),
         s.seed,
+        s.strategy,
         secs(s.load),
         secs(s.times.text_encode),
         if s.times.vae_encode > Duration::from_millis(1) {

@@ -192,6 +192,13 @@ struct PlanCli {
     /// Attention model: flash (never stores scores) or materialised (scores tensor, in-place softmax).
     #[arg(long, value_enum, default_value = "flash")]
     attention: AttentionKind,
+    /// Print only the smallest workable budget and its strategy.
+    #[arg(long, conflicts_with = "intervals")]
+    min_budget: bool,
+    /// The most denoising steps a run may take (sizes the per-step parameter slots; the cost model
+    /// counts a streamed U-Net's uploads over this many steps).
+    #[arg(long, default_value_t = 50)]
+    max_steps: usize,
     /// Write the arena timeline as SVG.
     #[arg(long)]
     timeline: Option<PathBuf>,
@@ -237,6 +244,8 @@ fn plan(cli: PlanCli) -> Result<bool> {
         max_binding: parse_size(&cli.max_binding)?,
         alignment: cli.alignment,
         materialised_attention: matches!(cli.attention, AttentionKind::Materialised),
+        min_budget: cli.min_budget,
+        max_steps: cli.max_steps,
         ..PlanArgs::new(source)
     };
     let report = plan_cmd::plan_model(&args)?;

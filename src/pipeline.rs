@@ -367,7 +367,7 @@ pub struct PhaseTimes {
 /// A model loaded onto the GPU for one image size, ready to generate.
 pub struct Pipeline {
     gpu: Arc<Gpu>,
-    model: Model,
+    model: Arc<Model>,
     options: PipelineOptions,
     graph: Graph,
     tensors: GenerationTensors,
@@ -408,10 +408,13 @@ impl Pipeline {
                 .map_or(0..0, |p| p.ops.clone())
         };
         let phases = PHASES.map(phase);
-        let executor = Executor::with_options(
+        // Shared, so streamed weights are read from the model's memory maps at each upload, through
+        // one host buffer the size of the largest upload group.
+        let model = Arc::new(model);
+        let executor = Executor::with_shared_source(
             &gpu,
             &graph,
-            &model,
+            Arc::clone(&model) as Arc<dyn WeightSource + Send + Sync>,
             &ExecutorOptions {
                 planner: options.planner.clone(),
                 max_steps: options.max_steps,
@@ -453,6 +456,12 @@ impl Pipeline {
     /// Device bytes the executor holds, by category.
     pub fn memory(&self) -> ExecutorMemory {
         self.executor.memory()
+    }
+
+    /// Where each phase's weights live (resident, phase-resident or streamed), as the budget planner
+    /// chose.
+    pub fn strategy(&self) -> &crate::planner::budget::Strategy {
+        self.executor.strategy()
     }
 
     /// wgpu's allocator report for the whole device.
