@@ -88,6 +88,22 @@ pub struct StepTensors<'a> {
     pub noise: &'a TensorView,
 }
 
+/// The parameter block of a step over `n` latents with guidance scale `guidance` (`None`: unguided).
+fn step_params(n: u32, guidance: Option<f32>, c: &StepCoefficients) -> Params {
+    Params {
+        n,
+        guided: guidance.is_some() as u32,
+        guidance: guidance.unwrap_or(1.0),
+        x0_from_sample: c.x0_from_sample as f32,
+        x0_from_model: c.x0_from_model as f32,
+        c_sample: c.sample as f32,
+        c_x0: c.x0 as f32,
+        c_x0_prev: c.x0_prev as f32,
+        c_noise: c.noise as f32,
+        ..Default::default()
+    }
+}
+
 /// One scheduler step with classifier-free guidance scale `guidance` (`None`: a single prediction).
 pub fn step(
     gpu: &Gpu,
@@ -107,18 +123,7 @@ pub fn step(
         if guidance.is_some() { 2 * n } else { n },
         "sampler step",
     )?;
-    let params = Params {
-        n: n as u32,
-        guided: guidance.is_some() as u32,
-        guidance: guidance.unwrap_or(1.0),
-        x0_from_sample: c.x0_from_sample as f32,
-        x0_from_model: c.x0_from_model as f32,
-        c_sample: c.sample as f32,
-        c_x0: c.x0 as f32,
-        c_x0_prev: c.x0_prev as f32,
-        c_noise: c.noise as f32,
-        ..Default::default()
-    };
+    let params = step_params(n as u32, guidance, c);
     let pipeline = gpu.pipeline(&SAMPLER, "step", t.model_out.dtype, &[])?;
     let grid = grid_1d(gpu, n.div_ceil(WG), "sampler step")?;
     let tensors = [
@@ -219,18 +224,7 @@ impl Stepped {
                 counter: v.counter,
                 ..Default::default()
             },
-            Stepped::Step { n, guided } => Params {
-                n,
-                guided: guided as u32,
-                guidance: if guided { v.guidance } else { 1.0 },
-                x0_from_sample: c.x0_from_sample as f32,
-                x0_from_model: c.x0_from_model as f32,
-                c_sample: c.sample as f32,
-                c_x0: c.x0 as f32,
-                c_x0_prev: c.x0_prev as f32,
-                c_noise: c.noise as f32,
-                ..Default::default()
-            },
+            Stepped::Step { n, guided } => step_params(n, guided.then_some(v.guidance), c),
         };
         bytemuck::bytes_of(&p).to_vec()
     }
