@@ -270,7 +270,7 @@ fn budget_sweeps_keep_every_invariant() {
 
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-sd1");
     let config = PipelineConfig::from_dir(&dir).unwrap();
-    let graph = config_graph(&config, 64, DType::F32);
+    let graph = config_graph(&config, 128, DType::F32); // at 64² the whole run fits one 4 MiB block
     let scratch = Executor::scratch(&graph);
     sweep(&graph, &executor_inputs(&graph, &scratch), 16);
     let mut exact = executor_inputs(&graph, &scratch);
