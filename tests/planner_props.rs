@@ -4,7 +4,9 @@
 
 use proptest::prelude::*;
 use std::time::Duration;
-use wgsd::planner::{load, naive, pack_into, plan, verify, Limits, Options, Usage};
+use wgsd::planner::{
+    fit_into, load, naive, pack_into, plan, verify, Limits, Options, PlanError, Usage,
+};
 
 /// A generous time limit, so that the node budget (deterministic) is what ends a search.
 fn options() -> Options {
@@ -151,6 +153,26 @@ proptest! {
         prop_assert_eq!(packed.arena(), best);
         let too_small = pack_into(&usages, best - 1, &options());
         prop_assert!(too_small.is_err());
+        let fitted = fit_into(&usages, best, &options()).unwrap();
+        prop_assert_eq!(verify(&usages, &limits(1), &fitted), Ok(()));
+        prop_assert!(fitted.arena() <= best);
+        let proven_too_small = matches!(
+            fit_into(&usages, best - 1, &options()),
+            Err(PlanError::OverCapacity { proven: true, .. })
+        );
+        prop_assert!(proven_too_small);
+    }
+
+    #[test]
+    fn fit_into_fits_any_capacity_above_the_optimum(
+        usages in usages(1..=7, 8),
+        slack in 0u64..=8,
+    ) {
+        let best = brute_force(&usages);
+        let plan = fit_into(&usages, best + slack, &options()).unwrap();
+        prop_assert_eq!(verify(&usages, &limits(1), &plan), Ok(()));
+        prop_assert!(plan.arena() <= best + slack);
+        prop_assert_eq!(plan.optimal, plan.arena() == plan.load);
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl Budget {
         if self.work > self.max_work {
             return false;
         }
-        self.nodes % 16 != 0 || Instant::now() < self.deadline
+        !self.nodes.is_multiple_of(16) || Instant::now() < self.deadline
     }
 
     /// True once the budget is spent.
@@ -114,68 +114,57 @@ pub(crate) enum Outcome {
 
 /// Searches for a packing of `blocks` (aligned sizes) whose arena is at most `capacity`.
 ///
+/// The level search ([`solve_with`]) follows MiniMalloc (Moffitt, "MiniMalloc: A Lightweight
+/// Memory Allocator for Hardware-Accelerated Machine Learning", ASPLOS 2023):
+///
 /// - **Canonical solutions.** Push every block of a packing down until it rests on a block it meets
 ///   in time, or on offset 0. Sorted by offset, each block then sits exactly on the highest top
 ///   among the earlier blocks it meets. So it is enough to build packings block by block, each one
 ///   at the current *floor* of its sections (the highest top placed there), with offsets never
-///   decreasing along the way (the last offset is the *level*). Every packing has a canonical twin
-///   that is no larger, so the search is complete.
+///   decreasing along the way (the last offset is the *level*; MiniMalloc's "monotonic floor").
+///   Every packing has a canonical twin that is no larger, so the search is complete.
 /// - **Branching.** At each node, the candidates are the unplaced blocks whose floor is at or above
 ///   the level; they are tried lowest floor first, then by a tie-break ([`Tie`]). A block whose
 ///   floor is below the level is stranded: it waits until a later block lifts it.
-/// - **Restarts.** Depth-first search pays dearly for one bad early choice, so this function takes
-///   turns between tie-breaks ([`TIES`], then shuffled ones), each with a work limit that doubles
-///   every round. A proof of infeasibility from any of them is final.
+/// - **Dominance.** No candidate may go at or above the lowest top any unplaced block could have
+///   (its floor plus its size): that block would fit in the gap underneath, and the packing with it
+///   moved down is explored in another branch (MiniMalloc's dominance check).
 /// - **Symmetry.** Blocks at the same offset never meet in time, so their order does not matter:
 ///   at an equal offset only a block later in the tie-break order than the previous one may follow.
 ///   Identical blocks (same size and interval) are placed in index order.
 /// - **Lower bound.** In each section, the unplaced blocks live there all go above the level and
 ///   above their own floors, stacked: `lowest such offset + unplaced bytes <= capacity`, or the node
-///   is cut. This also charges the space a placement wastes under itself. A block that can no
-///   longer go at the level (stranded, or passed over by the symmetry rule) will rest on a
-///   neighbour placed later, so it counts from the level plus its smallest neighbour.
+///   is cut (MiniMalloc's section inference with the unallocated floor). This also charges the
+///   space a placement wastes under itself. A block that can no longer go at the level (stranded,
+///   or passed over by the symmetry rule) will rest on a neighbour placed later, so it counts from
+///   the level plus its smallest neighbour.
 /// - **Forced moves.** A block whose neighbours in time are all placed can go nowhere but its floor,
 ///   and nothing unplaced cares where it is: it is placed at once, outside the sequence (the level
 ///   does not move), without branching.
 /// - **Decomposition.** Parts of the timeline that no unplaced block joins are solved one after
-///   the other, tightest first, each keeping its solution (see [`Search::descend`]).
-/// - **Two searches.** Each tie-break runs the level search above ([`solve_with`]) and the
-///   lowest-open-spot search ([`solve_lowest`]), which branches on how the lowest open byte of one
-///   section is covered and is far stronger on perfect packings. When the capacity is LOAD, the
-///   lowest-spot search gets many short randomised restarts and the level search only the fixed
-///   tie-breaks with a small limit.
+///   the other, tightest first, each as a search of its own and each keeping its solution (see
+///   [`Search::descend`]).
+///
+/// Around it:
+///
+/// - **Restarts.** Depth-first search pays dearly for one bad early choice, so this function takes
+///   turns between tie-breaks, each with a work limit that grows every round (MiniMalloc's round
+///   robin): a short probe ([`PROBE_WORK`]), then [`FIRST_ROUND_WORK`], doubling from there. Each
+///   round tries the four of [`MAIN_TIES`] plus one more ([`EXTRA_TIES`], then shuffled ones). A
+///   proof of infeasibility from any of them is final.
+/// - **Two searches.** Each tie-break runs the level search, then the lowest-open-spot search
+///   ([`solve_lowest`]) with a [`LOWEST_SHARE`] of the limit; that one branches on how the lowest
+///   open byte of one section is covered and sometimes finds a perfect packing in a few hundred
+///   nodes where the level search wanders.
 /// - Deterministic: the same input and budget explore the same nodes in the same order.
 pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Outcome {
-    // A perfect packing (the capacity is LOAD) leaves no slack in the peak sections: the
-    // lowest-open-spot search is at its best there, with many short randomised restarts; the
-    // level search only runs the fixed tie-breaks.
-    let load = Sections::new(blocks)
-        .live_bytes(blocks)
-        .into_iter()
-        .max()
-        .unwrap_or(0);
-    let perfect = capacity == load;
-    let (shuffles, lowest_share) = if perfect {
-        (SHUFFLED_PER_ROUND_PERFECT, LOWEST_SHARE_PERFECT)
-    } else {
-        (SHUFFLED_PER_ROUND, LOWEST_SHARE)
-    };
-    let mut limit = FIRST_ROUND_WORK;
-    let mut seed = 0u64;
+    let mut limit = PROBE_WORK;
+    let mut extras = EXTRA_TIES.into_iter().chain((1..).map(Tie::Shuffled));
     loop {
-        let shuffled = (0..shuffles).map(|_| {
-            seed += 1;
-            Tie::Shuffled(seed)
-        });
-        let ties: Vec<Tie> = TIES.into_iter().chain(shuffled).collect();
-        for (tie, lowest_spot) in ties.into_iter().flat_map(|t| [(t, true), (t, false)]) {
-            if perfect && !lowest_spot && matches!(tie, Tie::Shuffled(_)) {
-                continue;
-            }
+        let ties = MAIN_TIES.into_iter().chain(extras.next());
+        for (tie, lowest_spot) in ties.flat_map(|t| [(t, false), (t, true)]) {
             let this_limit = if lowest_spot {
-                limit / lowest_share
-            } else if perfect {
-                limit / LEVEL_SHARE_PERFECT
+                limit / LOWEST_SHARE
             } else {
                 limit
             };
@@ -194,47 +183,42 @@ pub(crate) fn solve(blocks: &[Usage], capacity: u64, budget: &mut Budget) -> Out
                 decided_or_spent => return decided_or_spent,
             }
         }
-        limit = limit.saturating_mul(2);
+        limit = if limit < FIRST_ROUND_WORK {
+            FIRST_ROUND_WORK
+        } else {
+            limit.saturating_mul(2)
+        };
     }
 }
 
-/// Work each tie-break gets in the first round of [`solve`]; each round doubles it.
+/// Work each tie-break gets in the probe round of [`solve`]: instances that some tie-break solves
+/// at once (a few hundred nodes) come back in milliseconds.
+const PROBE_WORK: u64 = 1_000_000;
+
+/// Work each tie-break gets in the round after the probe; each later round doubles it. On
+/// MiniMalloc's suite, smaller rounds only add rounds: the instances that the probe misses need
+/// 5–50 million work with the right tie-break.
 const FIRST_ROUND_WORK: u64 = 16_000_000;
 
-/// How many [`Tie::Shuffled`] tie-breaks each round of [`solve`] adds to [`TIES`], each with a new
-/// seed.
-const SHUFFLED_PER_ROUND: usize = 8;
-
 /// The lowest-open-spot search ([`solve_lowest`]) gets this fraction of each round's work limit:
-/// it either finds a perfect packing within a few thousand nodes or wanders, so many short
-/// restarts pay off.
+/// it either finds a packing within a few thousand nodes or wanders, so short runs pay off.
 const LOWEST_SHARE: u64 = 16;
 
-/// [`SHUFFLED_PER_ROUND`] when the capacity is LOAD.
-const SHUFFLED_PER_ROUND_PERFECT: usize = 30;
+/// The tie-breaks every round of [`solve`] tries, in this order: [`Tie::Start`], then MiniMalloc's
+/// preorderings "TWA", "TAW" and "WAT". Between them they solve all eleven instances of
+/// MiniMalloc's challenging suite: B, C and G at once with [`Tie::Start`], E only with
+/// [`Tie::TotalLength`].
+const MAIN_TIES: [Tie; 4] = [Tie::Start, Tie::TotalLength, Tie::Total, Tie::Length];
 
-/// [`LOWEST_SHARE`] when the capacity is LOAD.
-const LOWEST_SHARE_PERFECT: u64 = 64;
-
-/// The level search's fraction of each round's work limit when the capacity is LOAD.
-const LEVEL_SHARE_PERFECT: u64 = 8;
-
-/// The tie-breaks [`solve`] takes turns with, best on MiniMalloc's suite first.
-const TIES: [Tie; 6] = [
-    Tie::Start,
-    Tie::Length,
-    Tie::Area,
-    Tie::StartLength,
-    Tie::Size,
-    Tie::End,
-];
+/// The tie-breaks [`solve`] adds one per round after [`MAIN_TIES`], before the shuffled ones.
+const EXTRA_TIES: [Tie; 4] = [Tie::Area, Tie::StartLength, Tie::Size, Tie::End];
 
 /// How candidates on the same floor are ordered (ties fall back to the index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tie {
     /// Earliest `first`, then largest size: fill the timeline left to right.
     Start,
-    /// Longest interval, then largest size.
+    /// Longest interval, then largest size (MiniMalloc's "WAT": width, area, total).
     Length,
     /// Largest area (size × interval length).
     Area,
@@ -244,9 +228,38 @@ pub(crate) enum Tie {
     Size,
     /// Latest `last`, then largest size: fill the timeline right to left.
     End,
+    /// Highest peak of live bytes over the block's sections, then largest area, then longest
+    /// (MiniMalloc's "TAW"). The peak counts only unplaced bytes once the search splits the
+    /// timeline ([`Search::rerank`]): the blocks of the tightest spot left go first.
+    Total,
+    /// Highest peak of live (then unplaced) bytes over the block's sections, then longest, then
+    /// largest size (MiniMalloc's "TWA").
+    TotalLength,
     /// Largest area scaled by a pseudo-random factor from 0.5 to 1.5 drawn from this seed: a
     /// different but still sensible order for each restart.
     Shuffled(u64),
+}
+
+/// The sort key of block `b` (index `i`) under `tie`, smaller first; `peak` is the highest total
+/// of live (or, after a decomposition, unplaced) bytes over its sections.
+fn rank_key(tie: Tie, b: &Usage, i: u32, peak: u64) -> (u128, u128, u64) {
+    let length = u64::from(b.last - b.first) + 1;
+    let area = u128::from(b.size) * u128::from(length);
+    let most = |x: u64| u128::from(u64::MAX - x);
+    match tie {
+        Tie::Start => (u128::from(b.first), 0, u64::MAX - b.size),
+        Tie::Length => (most(length), 0, u64::MAX - b.size),
+        Tie::Area => (u128::MAX - area, 0, 0),
+        Tie::StartLength => (u128::from(b.first), 0, u64::MAX - length),
+        Tie::Size => (most(b.size), 0, u64::MAX - length),
+        Tie::End => (u128::from(u32::MAX - b.last), 0, u64::MAX - b.size),
+        Tie::Total => (most(peak), u128::MAX - area, u64::MAX - length),
+        Tie::TotalLength => (most(peak), most(length), u64::MAX - b.size),
+        Tie::Shuffled(seed) => {
+            let factor = u128::from(512 + mix(seed, u64::from(i)) % 1024);
+            (u128::MAX - area * factor, 0, 0)
+        }
+    }
 }
 
 /// A pseudo-random number from `seed` and `value` (the SplitMix64 finaliser).
@@ -332,8 +345,14 @@ struct Search<'a> {
     suffix_max: Vec<u64>,
     /// Scratch: the lowest offset any unplaced block live in each section may take.
     lowest: Vec<u64>,
+    /// Scratch for [`Search::components`]: blocks crossing each section boundary.
+    crossing: Vec<i32>,
     /// What is left of the search budget.
     budget: &'a mut Budget,
+    /// The tie-break the ranks come from.
+    tie: Tie,
+    /// Saved (block, old rank) pairs, undone when a decomposition fails.
+    undo_rank: Vec<(u32, u32)>,
 }
 
 impl<'a> Search<'a> {
@@ -352,25 +371,12 @@ impl<'a> Search<'a> {
                 twin_before[pair[1] as usize] = Some(pair[0]);
             }
         }
+        let live = sections.live_bytes(blocks);
         let mut by_rank: Vec<u32> = (0..blocks.len() as u32).collect();
-        by_rank.sort_by_key(|&i| {
-            let b = blocks[i as usize];
-            let length = u64::from(b.last - b.first) + 1;
-            // Smaller keys go first.
-            let key: (u128, u64) = match tie {
-                Tie::Start => (u128::from(b.first), u64::MAX - b.size),
-                Tie::Length => (u128::from(u64::MAX - length), u64::MAX - b.size),
-                Tie::Area => (u128::MAX - u128::from(b.size) * u128::from(length), 0),
-                Tie::StartLength => (u128::from(b.first), u64::MAX - length),
-                Tie::Size => (u128::from(u64::MAX - b.size), u64::MAX - length),
-                Tie::End => (u128::from(u32::MAX - b.last), u64::MAX - b.size),
-                Tie::Shuffled(seed) => {
-                    let area = u128::from(b.size) * u128::from(length);
-                    let factor = u128::from(512 + mix(seed, u64::from(i)) % 1024);
-                    (u128::MAX - area * factor, 0)
-                }
-            };
-            (key, i)
+        by_rank.sort_by_cached_key(|&i| {
+            let (lo, hi) = ranges[i as usize];
+            let peak = live[lo..hi].iter().copied().max().unwrap_or(0);
+            (rank_key(tie, &blocks[i as usize], i, peak), i)
         });
         let mut rank = vec![0u32; blocks.len()];
         for (r, &i) in by_rank.iter().enumerate() {
@@ -407,8 +413,11 @@ impl<'a> Search<'a> {
             prefix_max: vec![0; sections.count()],
             suffix_max: vec![0; sections.count() + 1],
             lowest: vec![0; sections.count()],
+            crossing: vec![0; sections.count() + 1],
             ranges,
             budget,
+            tie,
+            undo_rank: Vec::new(),
         }
     }
 
@@ -433,10 +442,14 @@ impl<'a> Search<'a> {
     /// them placed on [`Step::Found`].
     ///
     /// - **Decomposition.** When no unplaced block of the scope crosses some section boundary, the
-    ///   two sides share no section and no neighbour: each side is solved on its own, with its own
-    ///   level starting at the current one, and once one side is solved its choices are kept, since
-    ///   they cannot help or hurt the other. This stops the search from re-solving one part of the
-    ///   timeline for every failure in another.
+    ///   two sides share no section and no neighbour: each side is solved on its own, and once one
+    ///   side is solved its choices are kept, since they cannot help or hurt the other. This stops
+    ///   the search from re-solving one part of the timeline for every failure in another.
+    /// - Each part is a canonical search of its own, as in MiniMalloc's dynamic decomposition: any
+    ///   packing of its blocks (above the blocks already placed) goes with any packing of the other
+    ///   parts, so the canonical argument applies to the part alone and its level starts again
+    ///   from 0. The [`Tie::Total`] tie-breaks rank its blocks again by the bytes left to place
+    ///   ([`Search::rerank`]).
     fn descend(&mut self, scope: &[u32]) -> Step {
         let open: Vec<u32> = scope
             .iter()
@@ -449,8 +462,8 @@ impl<'a> Search<'a> {
         if !self.budget.step(open.len()) {
             return Step::Stopped;
         }
-        let mut parts = self.components(&open);
-        if parts.len() > 1 {
+        let span = self.span(&open);
+        if let Some(mut parts) = self.components(&open, span) {
             // Fail first: the part whose tightest section has the least slack goes first.
             parts.sort_by_cached_key(|part| {
                 let (lo, hi) = self.span(part);
@@ -460,13 +473,17 @@ impl<'a> Search<'a> {
                     .unwrap_or(0)
             });
             let saved = self.save();
+            let saved_ranks = self.undo_rank.len();
             for part in parts {
-                self.level = saved.level;
-                self.last = saved.last;
+                // Each part is a search of its own: its level starts from the bottom again.
+                self.level = 0;
+                self.last = None;
+                self.rerank(&part);
                 match self.descend(&part) {
                     Step::Found => {}
                     Step::Exhausted => {
                         self.unplace(saved);
+                        self.restore_ranks(saved_ranks);
                         return Step::Exhausted;
                     }
                     Step::Stopped => return Step::Stopped,
@@ -474,7 +491,6 @@ impl<'a> Search<'a> {
             }
             return Step::Found;
         }
-        let span = self.span(&open);
         self.budget.work += (span.1 - span.0) as u64;
         if !self.sections_fit(&open, span) {
             return Step::Exhausted;
@@ -493,6 +509,34 @@ impl<'a> Search<'a> {
         Step::Exhausted
     }
 
+    /// For the [`Tie::Total`] tie-breaks: ranks the blocks of `part` again by the peak of the
+    /// *unplaced* bytes over their sections, as MiniMalloc does for each part it splits off.
+    fn rerank(&mut self, part: &[u32]) {
+        if !matches!(self.tie, Tie::Total | Tie::TotalLength) {
+            return;
+        }
+        let mut order: Vec<(u32, u32)> = part.iter().map(|&i| (self.rank[i as usize], i)).collect();
+        order.sort_by_cached_key(|&(_, i)| {
+            let (lo, hi) = self.ranges[i as usize];
+            let peak = self.unplaced[lo..hi].iter().copied().max().unwrap_or(0);
+            (rank_key(self.tie, &self.blocks[i as usize], i, peak), i)
+        });
+        let mut ranks: Vec<u32> = order.iter().map(|&(r, _)| r).collect();
+        ranks.sort_unstable();
+        for (&(_, i), &r) in order.iter().zip(&ranks) {
+            self.undo_rank.push((i, self.rank[i as usize]));
+            self.rank[i as usize] = r;
+        }
+    }
+
+    /// Restores the ranks saved since `mark`.
+    fn restore_ranks(&mut self, mark: usize) {
+        while self.undo_rank.len() > mark {
+            let (i, old) = self.undo_rank.pop().expect("length checked");
+            self.rank[i as usize] = old;
+        }
+    }
+
     /// The sections `lo..hi` spanned by the blocks of `open`.
     fn span(&self, open: &[u32]) -> (usize, usize) {
         open.iter()
@@ -500,16 +544,25 @@ impl<'a> Search<'a> {
             .fold((usize::MAX, 0), |(lo, hi), (l, h)| (lo.min(l), hi.max(h)))
     }
 
-    /// Splits the unplaced blocks `open` into groups that share no section boundary crossing.
-    fn components(&self, open: &[u32]) -> Vec<Vec<u32>> {
-        let (lo, hi) = self.span(open);
+    /// Splits the unplaced blocks `open`, spanning the sections `lo..hi`, into groups that share no
+    /// section boundary crossing; `None` when they form one group (most nodes).
+    fn components(&mut self, open: &[u32], (lo, hi): (usize, usize)) -> Option<Vec<Vec<u32>>> {
         // crossing[b - lo]: blocks that are live on both sides of boundary b (between sections
         // b - 1 and b), as a difference array.
-        let mut crossing = vec![0i32; hi - lo + 1];
+        let crossing = &mut self.crossing[..=hi - lo];
+        crossing.fill(0);
         for &i in open {
             let (l, h) = self.ranges[i as usize];
             crossing[l + 1 - lo] += 1;
             crossing[h - lo] -= 1;
+        }
+        let mut running = 0;
+        let split = (1..hi - lo).any(|b| {
+            running += crossing[b];
+            running == 0
+        });
+        if !split {
+            return None;
         }
         let mut part_of_section = vec![0usize; hi - lo];
         let mut part = 0;
@@ -526,7 +579,7 @@ impl<'a> Search<'a> {
             parts[part_of_section[self.ranges[i as usize].0 - lo]].push(i);
         }
         parts.retain(|p| !p.is_empty());
-        parts
+        Some(parts)
     }
 
     /// The lower bound with the unplaced floor: in each section, every unplaced block live there
@@ -576,10 +629,22 @@ impl<'a> Search<'a> {
 
     /// The unplaced blocks that may go next, in the order to try them.
     ///
-    /// - Its floor is at or above the level (or it is stranded), it fits below the capacity, and
+    /// - Its floor is at or above the level (stranded blocks wait), it fits below the capacity, and
     ///   raising the level to its floor leaves room for the unplaced bytes of every section
     ///   outside its own.
+    /// - Dominance (MiniMalloc's check): its floor is below `min_height`, the lowest top any
+    ///   unplaced block of the scope could reach. Placed at or above it, it would leave a gap
+    ///   under it that such a block fits in, and moving that block down would give a packing with
+    ///   a smaller sum of offsets. A packing that fits with the smallest sum of offsets is never
+    ///   cut this way, so the search stays complete.
+    /// - Lowest floor first, then the tie-break rank.
     fn candidates(&self, open: &[u32], (span_lo, _): (usize, usize)) -> Vec<u32> {
+        let min_height = open
+            .iter()
+            .filter(|&&i| self.offsets[i as usize] == UNPLACED)
+            .map(|&i| self.block_floor[i as usize] + self.blocks[i as usize].size)
+            .min()
+            .unwrap_or(u64::MAX);
         let mut list: Vec<u32> = open
             .iter()
             .copied()
@@ -589,7 +654,10 @@ impl<'a> Search<'a> {
                     return false;
                 }
                 let at = self.block_floor[i_us];
-                if at < self.level || at + self.blocks[i_us].size > self.capacity {
+                if at < self.level
+                    || at >= min_height
+                    || at + self.blocks[i_us].size > self.capacity
+                {
                     return false;
                 }
                 if at == self.level
@@ -878,7 +946,8 @@ impl Lowest<'_> {
         // when its slack allows).
         let mut fewest = (usize::MAX, u64::MAX);
         let mut work = 0;
-        for t in s..count {
+        let lowest_section = s;
+        for t in lowest_section..count {
             if self.floor[t] != at || self.unplaced[t] == 0 {
                 continue;
             }

@@ -16,7 +16,8 @@
 //! - [`verify`]: an independent checker of every invariant; [`plan`] runs it in debug builds.
 //! - [`budget`]: weights with lifetimes too: resident, phase-resident or streamed, chosen per phase so
 //!   that a run fits a memory budget at the least upload cost.
-//! - [`pack_into`]: one arena of a given capacity, for MiniMalloc's benchmark instances, read by
+//! - [`pack_into`]: the smallest arena it can find within a given capacity, and [`fit_into`]: the
+//!   first packing within it (MiniMalloc's question), for MiniMalloc's benchmark instances, read by
 //!   [`parse_minimalloc_csv`].
 //!
 //! # Example usage
@@ -247,7 +248,13 @@ pub fn plan(usages: &[Usage], limits: &Limits, options: &Options) -> Result<Plan
     let blocks = aligned(usages, limits.alignment);
     let load = load(usages, limits.alignment);
     let mut budget = exact::Budget::new(Instant::now() + options.time_limit, EXACT_WORK);
-    let packing = portfolio(&blocks, load, limits.alignment.max(1), None, &mut budget);
+    let (packing, _) = portfolio(
+        &blocks,
+        load,
+        limits.alignment.max(1),
+        Goal::Smallest,
+        &mut budget,
+    );
     let (placements, buffer_sizes) =
         split::split(&blocks, &packing.offsets, limits.max_buffer_size);
     let plan = Plan {
@@ -262,7 +269,7 @@ pub fn plan(usages: &[Usage], limits: &Limits, options: &Options) -> Result<Plan
 }
 
 /// Packs `usages` into one arena of at most `capacity` bytes, with no alignment (MiniMalloc's
-/// benchmark setting).
+/// benchmark setting), as small as it can within the time limit.
 ///
 /// - Runs the same portfolio as [`plan`], except that the exact search first looks for any packing
 ///   within `capacity` (when the heuristics miss it), then keeps shrinking it towards LOAD.
@@ -270,6 +277,34 @@ pub fn plan(usages: &[Usage], limits: &Limits, options: &Options) -> Result<Plan
 /// - Fails with [`PlanError::OverCapacity`] (carrying the best arena found) when nothing fitting
 ///   was found, or with [`PlanError::Malformed`].
 pub fn pack_into(usages: &[Usage], capacity: u64, options: &Options) -> Result<Plan, PlanError> {
+    pack_one_arena(
+        usages,
+        capacity,
+        Goal::WithinThenSmallest(capacity),
+        options,
+    )
+}
+
+/// Finds a packing of `usages` into one arena of at most `capacity` bytes, with no alignment, and
+/// stops at the first one: MiniMalloc's own question ("does it fit?").
+///
+/// - The same portfolio as [`pack_into`], but it returns as soon as a greedy pass or the exact
+///   search fits the capacity, without shrinking the arena further.
+/// - `optimal` is set only when the packing is at LOAD.
+/// - Fails with [`PlanError::OverCapacity`] (carrying the best arena found) when nothing fitting
+///   was found in `options.time_limit`, or was proven impossible; or with
+///   [`PlanError::Malformed`].
+pub fn fit_into(usages: &[Usage], capacity: u64, options: &Options) -> Result<Plan, PlanError> {
+    pack_one_arena(usages, capacity, Goal::Within(capacity), options)
+}
+
+/// [`pack_into`] and [`fit_into`]: one arena, alignment 1, the whole time limit, no node cap.
+fn pack_one_arena(
+    usages: &[Usage],
+    capacity: u64,
+    goal: Goal,
+    options: &Options,
+) -> Result<Plan, PlanError> {
     let limits = Limits {
         alignment: 1,
         max_buffer_size: u64::MAX,
@@ -278,12 +313,12 @@ pub fn pack_into(usages: &[Usage], capacity: u64, options: &Options) -> Result<P
     check_usages(usages, &limits)?;
     let load = load(usages, 1);
     let mut budget = exact::Budget::new(Instant::now() + options.time_limit, u64::MAX);
-    let packing = portfolio(usages, load, 1, Some(capacity), &mut budget);
+    let (packing, lower) = portfolio(usages, load, 1, goal, &mut budget);
     if packing.arena > capacity {
         return Err(PlanError::OverCapacity {
             needed: packing.arena,
             capacity,
-            proven: packing.optimal || capacity < load,
+            proven: lower > capacity,
         });
     }
     let plan = Plan {
@@ -305,6 +340,35 @@ pub fn pack_into(usages: &[Usage], capacity: u64, options: &Options) -> Result<P
     Ok(plan)
 }
 
+/// What the portfolio is after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Goal {
+    /// The smallest arena (stop at LOAD).
+    Smallest,
+    /// Any arena within this capacity first, then the smallest.
+    WithinThenSmallest(u64),
+    /// Any arena within this capacity; stop there.
+    Within(u64),
+}
+
+impl Goal {
+    /// The capacity to fit first, if any.
+    fn capacity(self) -> Option<u64> {
+        match self {
+            Goal::Smallest => None,
+            Goal::WithinThenSmallest(c) | Goal::Within(c) => Some(c),
+        }
+    }
+
+    /// The arena at which the portfolio may stop, given LOAD.
+    fn good_enough(self, load: u64) -> u64 {
+        match self {
+            Goal::Within(c) => c.max(load),
+            Goal::Smallest | Goal::WithinThenSmallest(_) => load,
+        }
+    }
+}
+
 /// The usages with sizes rounded up to `alignment`.
 fn aligned(usages: &[Usage], alignment: u64) -> Vec<Usage> {
     usages
@@ -319,19 +383,22 @@ fn aligned(usages: &[Usage], alignment: u64) -> Vec<Usage> {
 /// The packing portfolio on one arena of `blocks` (aligned sizes, multiples of `alignment`).
 ///
 /// - Two-sided packing when it applies (it always reaches LOAD).
-/// - Each greedy pass of [`greedy::PASSES`] in turn, keeping the first smallest arena; stop at LOAD.
+/// - Each greedy pass of [`greedy::PASSES`] in turn, keeping the first smallest arena; stop at LOAD,
+///   or within the capacity when that is the `goal`.
 /// - Then the exact search within `budget` (see [`improve`]).
+/// - Returns the packing and a lower bound: no arena below it exists (LOAD, or more when the exact
+///   search proved it).
 fn portfolio(
     blocks: &[Usage],
     load: u64,
     alignment: u64,
-    capacity: Option<u64>,
+    goal: Goal,
     budget: &mut exact::Budget,
-) -> Packing {
+) -> (Packing, u64) {
     let neighbours = load::neighbours(blocks);
     if load::max_live_count(blocks) <= 2 {
         if let Some(packing) = two_sided::two_sided(blocks, &neighbours, load) {
-            return packing;
+            return (packing, load);
         }
     }
     let peaks = greedy::peaks(blocks);
@@ -343,44 +410,50 @@ fn portfolio(
         if best.as_ref().is_none_or(|b| packing.arena < b.arena) {
             best = Some(packing);
         }
-        if best.as_ref().is_some_and(|b| b.arena == load) {
+        if best
+            .as_ref()
+            .is_some_and(|b| b.arena <= goal.good_enough(load))
+        {
             break;
         }
     }
     let Some(mut best) = best else {
         // No usages: the empty packing is optimal.
-        return Packing {
+        let empty = Packing {
             offsets: Vec::new(),
             arena: 0,
             method: "empty",
             optimal: true,
         };
+        return (empty, 0);
     };
-    if best.arena == load {
-        best.optimal = true;
-        return best;
+    if best.arena <= goal.good_enough(load) {
+        best.optimal = best.arena == load;
+        return (best, load);
     }
-    improve(blocks, load, alignment, capacity, best, budget)
+    improve(blocks, load, alignment, goal, best, budget)
 }
 
-/// Shrinks `best` with the exact search, within `budget`.
+/// Shrinks `best` with the exact search, within `budget`; returns it with the proven lower bound.
 ///
-/// - With a `capacity` that `best` exceeds, first search for any packing within it, with half of
-///   the budget.
+/// - With a capacity that `best` exceeds, first search for any packing within it, with half of
+///   the budget ([`Goal::WithinThenSmallest`]) or all of it ([`Goal::Within`], which stops
+///   there).
 /// - Then try LOAD itself with a third of what is left (many instances reach it), or all of it
 ///   when the capacity is LOAD.
 /// - Then descend: ask for any packing one alignment step smaller than the best so far, until the
 ///   budget runs out or that is proven impossible. Searches near a packing already found are
 ///   easier than a bisection's ambitious midpoints.
+/// - [`Goal::Within`] stops as soon as the arena fits the capacity, or that is proven impossible.
 /// - The result is optimal when the best arena is proven to be the smallest.
 fn improve(
     blocks: &[Usage],
     load: u64,
     alignment: u64,
-    capacity: Option<u64>,
+    goal: Goal,
     mut best: Packing,
     budget: &mut exact::Budget,
-) -> Packing {
+) -> (Packing, u64) {
     // Every arena below `lower` is proven infeasible.
     let mut lower = load;
     let adopt = |best: &mut Packing, offsets: Vec<u64>| {
@@ -398,14 +471,26 @@ fn improve(
             optimal: false,
         };
     };
+    // Done: the goal is reached, or proven out of reach.
+    let done = |best: &Packing, lower: u64| match goal {
+        Goal::Within(capacity) => best.arena <= capacity || lower > capacity,
+        Goal::Smallest | Goal::WithinThenSmallest(_) => lower >= best.arena,
+    };
+    let capacity = goal.capacity();
     if let Some(capacity) = capacity.filter(|&c| c < best.arena && c > load) {
-        match solve_with_share(blocks, capacity, budget, 2) {
+        // Nothing else counts when any fit will do: all of the budget.
+        let share = if matches!(goal, Goal::Within(_)) {
+            1
+        } else {
+            2
+        };
+        match solve_with_share(blocks, capacity, budget, share) {
             exact::Outcome::Found(offsets) => adopt(&mut best, offsets),
             exact::Outcome::Infeasible => lower = capacity + 1,
             exact::Outcome::OutOfBudget => {}
         }
     }
-    if lower < best.arena && !budget.spent() {
+    if !done(&best, lower) && !budget.spent() {
         // When the capacity is LOAD itself, nothing else will do: all of the budget.
         let share = if capacity.is_some_and(|c| c <= lower) {
             1
@@ -418,7 +503,7 @@ fn improve(
             exact::Outcome::OutOfBudget => {}
         }
     }
-    while lower < best.arena && !budget.spent() {
+    while !done(&best, lower) && !budget.spent() {
         let target = best.arena - alignment;
         match exact::solve(blocks, target, budget) {
             exact::Outcome::Found(offsets) => adopt(&mut best, offsets),
@@ -427,7 +512,7 @@ fn improve(
         }
     }
     best.optimal = lower >= best.arena;
-    best
+    (best, lower)
 }
 
 /// Runs [`exact::solve`] for `capacity` with `1 / share` of what is left of `budget` (time and
