@@ -281,12 +281,14 @@ pub fn eval(graph: &Graph, op: &Op, v: &Values) -> Result<Vec<f32>> {
             y
         }
         Op::Convert { x, alpha, .. } => super::elementwise::scale(v.need(g, x)?, alpha, 0.0),
-        Op::SamplerInput { .. } | Op::SamplerNoise { .. } | Op::SamplerStep { .. } => {
-            return Err(Error::Invalid(format!(
-                "{}: the sampler ops take per-step values from the pipeline; the CPU interpreter runs \
-                 model graphs only",
-                op.name()
-            )))
-        }
+        Op::SamplerInput { .. }
+        | Op::SamplerNoise { .. }
+        | Op::SamplerStep { .. }
+        | Op::TileCrop { .. }
+        | Op::TileBlend { .. } => return Err(Error::Invalid(format!(
+            "{}: the sampler and tile ops run once per step or tile, driven by the pipeline; the \
+                 CPU interpreter runs model graphs only",
+            op.name()
+        ))),
     })
 }

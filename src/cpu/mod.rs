@@ -10,6 +10,7 @@ pub mod matmul;
 pub mod norm;
 pub mod sampler;
 pub mod shape;
+pub mod tile;
 
 /// Relative L2 error `‖got − want‖ / ‖want‖` (absolute when `want` is all zeros).
 pub fn rel_l2(got: &[f32], want: &[f32]) -> f64 {

@@ -32,7 +32,8 @@ use crate::planner::{ArenaPlan, Limits, Options, Scratch};
 
 use super::kernels::sampler::{StepValues, Stepped};
 use super::kernels::{
-    attention, conv2d, elementwise, embedding, matmul, norm, sampler, shape, Dispatch, ParamArena,
+    attention, conv2d, elementwise, embedding, matmul, norm, sampler, shape, tile, Dispatch,
+    ParamArena,
 };
 use super::{Gpu, TensorView};
 
@@ -170,8 +171,10 @@ struct StreamState {
 
 /// A graph loaded onto the device, ready to run.
 pub struct Executor {
-    /// Dispatches of each graph op, in op order.
+    /// Dispatches of each graph op, in op order (a tile op's: one per tile).
     ops: Vec<Vec<Dispatch>>,
+    /// Per op: a tile op, which runs the dispatch of the slot's tile alone.
+    tiled: Vec<bool>,
     /// The view of every tensor an op touches (views resolved to their base's storage).
     views: Vec<Option<TensorView>>,
     /// Output tensor of each op, for the NaN check.
@@ -537,7 +540,8 @@ impl Executor {
         }
 
         // 5. Dispatches, with their parameter blocks, for every op.
-        let params = ParamArena::new(gpu, 2 * graph.ops.len() as u64 + 1);
+        let tiles: u64 = graph.ops.iter().filter_map(Op::tiles).map(u64::from).sum();
+        let params = ParamArena::new(gpu, 2 * graph.ops.len() as u64 + 1 + tiles);
         let variant = matmul::choose_variant(gpu)?;
         let mut scratch_iter = plan.arena.scratch.iter();
         let mut ops = Vec::with_capacity(graph.ops.len());
@@ -570,6 +574,7 @@ impl Executor {
         // Let wgpu free the transient memory of the parameter writes before the caller measures.
         gpu.wait()?;
         Ok(Executor {
+            tiled: graph.ops.iter().map(|op| op.tiles().is_some()).collect(),
             ops,
             views,
             outputs: graph.ops.iter().map(Op::output).collect(),
@@ -673,6 +678,16 @@ impl Executor {
 
     /// The dispatches of op `i` in step `step`.
     fn op_dispatches(&self, i: usize, step: usize) -> Result<Vec<&Dispatch>> {
+        if self.tiled[i] {
+            let d = self.ops[i].get(step).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "tile {step} is outside the {} tiles of op {i} ({})",
+                    self.ops[i].len(),
+                    self.names[self.outputs[i].index()]
+                ))
+            })?;
+            return Ok(vec![d]);
+        }
         let Some(k) = self.stepped.index[i] else {
             return Ok(self.ops[i].iter().collect());
         };
@@ -952,6 +967,13 @@ fn build_op<'v>(
         Op::Convert { x, y, alpha } => {
             vec![sampler::model_input(gpu, params, view(x)?, view(y)?, 1, alpha)?]
         }
+        // One dispatch per tile; the slot a phase is run with picks the tile.
+        Op::TileCrop { x, y, grid, scale, alpha } => (0..grid.count())
+            .map(|t| tile::crop(gpu, params, view(x)?, view(y)?, &grid, scale, alpha, t))
+            .collect::<Result<_>>()?,
+        Op::TileBlend { x, y, grid, scale } => (0..grid.count())
+            .map(|t| tile::blend(gpu, params, view(x)?, view(y)?, &grid, scale, t))
+            .collect::<Result<_>>()?,
         // Built per step slot by `SteppedOps::new`.
         Op::SamplerInput { .. } | Op::SamplerNoise { .. } | Op::SamplerStep { .. } => vec![],
         Op::AttentionScores { .. } | Op::Softmax { .. } | Op::AttentionValues { .. } => {

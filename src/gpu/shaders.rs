@@ -87,6 +87,9 @@ pub static ELEMENTWISE: Shader = shader!("elementwise");
 /// Sampler arithmetic on the latents: U-Net input, guided scheduler step, Gaussian noise.
 pub static SAMPLER: Shader = shader!("sampler");
 
+/// Tiled VAE: crop a tile out of a plane, blend a tile back in.
+pub static TILE: Shader = shader!("tile");
+
 /// Group norm (split reduction) and layer norm.
 pub static NORM: Shader = shader!("norm");
 
@@ -115,6 +118,7 @@ pub static MATMUL_SUBGROUP: Shader = shader!("matmul_subgroup", true);
 pub static ALL: &[&Shader] = &[
     &ELEMENTWISE,
     &SAMPLER,
+    &TILE,
     &NORM,
     &ATTENTION,
     &SHAPE,

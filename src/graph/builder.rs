@@ -6,6 +6,7 @@
 
 use super::{
     Activation, BroadcastShape, DType, Graph, Op, Padding, Phase, Role, TensorId, TensorInfo,
+    TileGrid,
 };
 use crate::{Error, Result};
 use std::collections::HashMap;
@@ -759,6 +760,67 @@ impl GraphBuilder {
             x0_prev,
             noise,
         }))
+    }
+
+    /// [`Op::TileCrop`]: tile `slot` of `grid` out of `x` `[B, C, height·scale, width·scale]`, times
+    /// `alpha`, in the options' dtype: `[B, C, tile_h·scale, tile_w·scale]`.
+    pub fn tile_crop(
+        &mut self,
+        name: &str,
+        x: TensorId,
+        grid: TileGrid,
+        scale: u32,
+        alpha: f32,
+    ) -> Result<TensorId> {
+        let xs = self.shape(x).to_vec();
+        if xs.len() != 4 || xs[2] != grid.height * scale || xs[3] != grid.width * scale {
+            return Err(invalid(format!(
+                "{name}: {xs:?} is not a [B, C, {}, {}] plane for the tile grid",
+                grid.height * scale,
+                grid.width * scale
+            )));
+        }
+        let dtype = self.graph.tensor(x).dtype;
+        if dtype != DType::F32 && dtype != self.options.dtype {
+            return Err(invalid(format!("{name}: cannot crop a {dtype:?} tensor")));
+        }
+        let y = self.activation(
+            name,
+            vec![xs[0], xs[1], grid.tile_h * scale, grid.tile_w * scale],
+        )?;
+        Ok(self.push(Op::TileCrop {
+            x,
+            y,
+            grid,
+            scale,
+            alpha,
+        }))
+    }
+
+    /// [`Op::TileBlend`]: blends tile `x` `[B, C, tile_h·scale, tile_w·scale]` into a new persistent
+    /// tensor `name` `[B, C, height·scale, width·scale]`, which every tile's replay of the phase
+    /// completes.
+    pub fn tile_blend(
+        &mut self,
+        name: &str,
+        x: TensorId,
+        grid: TileGrid,
+        scale: u32,
+    ) -> Result<TensorId> {
+        let xs = self.shape(x).to_vec();
+        if xs.len() != 4 || xs[2] != grid.tile_h * scale || xs[3] != grid.tile_w * scale {
+            return Err(invalid(format!(
+                "{name}: tile {xs:?} is not [B, C, {}, {}]",
+                grid.tile_h * scale,
+                grid.tile_w * scale
+            )));
+        }
+        let y = self.activation(
+            name,
+            vec![xs[0], xs[1], grid.height * scale, grid.width * scale],
+        )?;
+        self.mark_persistent(y);
+        Ok(self.push(Op::TileBlend { x, y, grid, scale }))
     }
 
     fn expect_f32(&self, name: &str, x: TensorId) -> Result<()> {

@@ -5,8 +5,9 @@
 //! - An input is live from its first use; an output until the end of the phase that makes it.
 //! - A persistent tensor (text embeddings, latents, the sampler's previous x0) is live from when it is
 //!   made to the end of the whole graph, across phases. One that is read before any op writes it (the
-//!   latents, the previous x0) is live from the start of that phase: a phase may be replayed (the U-Net
-//!   step), and a value carried from one replay to the next must survive the whole phase.
+//!   latents, the previous x0, a tiled VAE's blended output) is live from the start of that phase: a
+//!   phase may be replayed (the U-Net step, the VAE once per tile), and a value carried from one replay
+//!   to the next must survive the whole phase.
 //! - Weights are not activations: they are counted apart ([`Graph::weight_bytes`]). Their intervals are
 //!   computed the same way ([`weight_intervals`]) so they can be planned with lifetimes later.
 //!
@@ -104,7 +105,9 @@ pub fn intervals(graph: &Graph) -> Vec<Interval> {
                 Role::Persistent => {
                     // Read before any op of the graph writes it: its value comes from before the phase
                     // (the caller, or the previous replay), so it must survive the phase's earlier ops.
-                    if graph.storage(graph.ops[first as usize].output()).index() != i {
+                    let op = &graph.ops[first as usize];
+                    let reads = op.inputs().iter().any(|&t| graph.storage(t).index() == i);
+                    if reads || graph.storage(op.output()).index() != i {
                         first = phase_start(graph, first);
                     }
                     last = end;

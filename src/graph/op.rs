@@ -62,6 +62,87 @@ pub struct BroadcastShape {
     pub b: [u32; 4],
 }
 
+/// How a tiled VAE splits the latent plane `height × width`: tiles of `tile_h × tile_w` latents in
+/// raster order, `tile - overlap` apart; the last tile of a row (column) moves back to end at the
+/// edge. Tile ops ([`Op::TileCrop`], [`Op::TileBlend`]) run once per tile: the executor replays their
+/// phase with the tile index as the slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct TileGrid {
+    /// Latent rows of the whole plane.
+    pub height: u32,
+    /// Latent columns of the whole plane.
+    pub width: u32,
+    /// Latent rows of one tile (≤ `height`).
+    pub tile_h: u32,
+    /// Latent columns of one tile (≤ `width`).
+    pub tile_w: u32,
+    /// Latents shared by neighbouring tiles (at least; less than the tile).
+    pub overlap: u32,
+}
+
+impl TileGrid {
+    /// Tiles of `tile × tile` latents (clamped to the plane) overlapping by `overlap`, or an error when
+    /// the overlap leaves no stride.
+    pub fn new(height: u32, width: u32, tile: u32, overlap: u32) -> crate::Result<TileGrid> {
+        let (tile_h, tile_w) = (tile.min(height), tile.min(width));
+        let strided = |size: u32, t: u32| size > t && overlap >= t;
+        if height == 0
+            || width == 0
+            || tile == 0
+            || strided(height, tile_h)
+            || strided(width, tile_w)
+        {
+            return Err(crate::Error::Invalid(format!(
+                "VAE tiles of {tile} latents overlapping by {overlap} do not tile a {height}×{width} latent plane"
+            )));
+        }
+        Ok(TileGrid {
+            height,
+            width,
+            tile_h,
+            tile_w,
+            overlap,
+        })
+    }
+
+    fn axis(size: u32, tile: u32, overlap: u32) -> u32 {
+        if size <= tile {
+            1
+        } else {
+            (size - tile).div_ceil(tile - overlap) + 1
+        }
+    }
+
+    /// Tile rows.
+    pub fn rows(&self) -> u32 {
+        Self::axis(self.height, self.tile_h, self.overlap)
+    }
+
+    /// Tile columns.
+    pub fn cols(&self) -> u32 {
+        Self::axis(self.width, self.tile_w, self.overlap)
+    }
+
+    /// Tiles in all.
+    pub fn count(&self) -> u32 {
+        self.rows() * self.cols()
+    }
+
+    /// The latent (row, column) where tile `t` starts.
+    pub fn origin(&self, t: u32) -> (u32, u32) {
+        let (i, j) = (t / self.cols(), t % self.cols());
+        (
+            (i * (self.tile_h - self.overlap.min(self.tile_h - 1))).min(self.height - self.tile_h),
+            (j * (self.tile_w - self.overlap.min(self.tile_w - 1))).min(self.width - self.tile_w),
+        )
+    }
+
+    /// Latents decoded (or encoded) in all tiles, over the plane's: the work tiling adds (≥ 1).
+    pub fn overhead(&self) -> f64 {
+        f64::from(self.count() * self.tile_h * self.tile_w) / f64::from(self.height * self.width)
+    }
+}
+
 /// One operation. Shapes are those of the tensors named; the comment on each variant gives them.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub enum Op {
@@ -219,9 +300,38 @@ pub enum Op {
         x0_prev: TensorId,
         noise: TensorId,
     },
+    /// One tile of a tiled VAE: `y = alpha · x[.., rows, cols]` in `y`'s dtype, the window of tile
+    /// `slot` of `grid`, scaled by `scale` (1 for latents, the VAE factor for images).
+    /// x: `[B, C, height·scale, width·scale]` (f32 or the graph's dtype),
+    /// y: `[B, C, tile_h·scale, tile_w·scale]`.
+    TileCrop {
+        x: TensorId,
+        y: TensorId,
+        grid: TileGrid,
+        scale: u32,
+        alpha: f32,
+    },
+    /// Blends tile `slot` of `grid` (`x`, scaled by `scale`) into `y` in place, so that after the last
+    /// tile `y = Σ_t w_t x_t / Σ_t w_t`: each tile's weight ramps from 0 to 1 over the overlap at its
+    /// inner edges. x: `[B, C, tile_h·scale, tile_w·scale]`, y: `[B, C, height·scale, width·scale]`,
+    /// both the graph's dtype.
+    TileBlend {
+        x: TensorId,
+        y: TensorId,
+        grid: TileGrid,
+        scale: u32,
+    },
 }
 
 impl Op {
+    /// Tile slots of a tile op (its grid's tile count), or `None`.
+    pub fn tiles(&self) -> Option<u32> {
+        match self {
+            Op::TileCrop { grid, .. } | Op::TileBlend { grid, .. } => Some(grid.count()),
+            _ => None,
+        }
+    }
+
     /// True for the sampler ops whose values the pipeline sets per step.
     pub fn is_stepped(&self) -> bool {
         matches!(
@@ -263,7 +373,9 @@ impl Op {
                 position,
                 ..
             } => vec![ids, token, position],
-            Op::Convert { x, .. } => vec![x],
+            Op::Convert { x, .. } | Op::TileCrop { x, .. } => vec![x],
+            // In place: the blend reads what earlier tiles wrote.
+            Op::TileBlend { x, y, .. } => vec![x, y],
             Op::SamplerInput {
                 latents, timestep, ..
             } => vec![latents, timestep],
@@ -300,7 +412,9 @@ impl Op {
             | Op::AttentionValues { y, .. }
             | Op::Convert { y, .. }
             | Op::SamplerInput { y, .. }
-            | Op::SamplerNoise { y } => y,
+            | Op::SamplerNoise { y }
+            | Op::TileCrop { y, .. }
+            | Op::TileBlend { y, .. } => y,
             Op::SamplerStep { latents, .. } => latents,
         }
     }
@@ -330,6 +444,8 @@ impl Op {
             Op::SamplerInput { .. } => "sampler_input",
             Op::SamplerNoise { .. } => "sampler_noise",
             Op::SamplerStep { .. } => "sampler_step",
+            Op::TileCrop { .. } => "tile_crop",
+            Op::TileBlend { .. } => "tile_blend",
         }
     }
 }

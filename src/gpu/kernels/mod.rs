@@ -10,6 +10,7 @@ pub mod matmul;
 pub mod norm;
 pub mod sampler;
 pub mod shape;
+pub mod tile;
 
 use std::sync::Mutex;
 
