@@ -14,9 +14,12 @@ use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuOptions};
 use crate::graph::DType;
 use crate::image_io::{self, Parameters};
+use crate::models::pipeline_graph::VaeTiling;
 use crate::models::pipeline_graph::{check_size, RunShape};
 use crate::npy;
-use crate::pipeline::{InitImage, Model, PhaseTimes, Pipeline, PipelineOptions, Request};
+use crate::pipeline::{
+    InitImage, Model, PhaseTimes, Pipeline, PipelineOptions, Request, TilingChoice,
+};
 use crate::scheduler::{Sampler, Schedule};
 use crate::size::format_mib;
 
@@ -67,6 +70,23 @@ pub struct GenerateArgs {
     pub batch_count: u32,
     /// Where to write the JSON run report (`--report`).
     pub report: Option<PathBuf>,
+    /// Whether the VAE runs tile by tile (`--vae-tiling auto|off|N`).
+    pub vae_tiling: TilingChoice,
+}
+
+/// `--vae-tiling`: `auto` (tiles only when the budget needs them), `off`, or a tile side in latents
+/// (overlapping by a quarter of it).
+pub fn parse_tiling(s: &str) -> Result<TilingChoice> {
+    match s {
+        "auto" => Ok(TilingChoice::Auto),
+        "off" => Ok(TilingChoice::Off),
+        n => match n.parse::<u32>() {
+            Ok(t) if t >= 2 => Ok(TilingChoice::Fixed(VaeTiling::with_tile(t))),
+            _ => Err(Error::Invalid(format!(
+                "--vae-tiling {n}: expected auto, off or a tile side of at least 2 latents"
+            ))),
+        },
+    }
 }
 
 /// wgpu's allocator report at one point of the run.
@@ -85,6 +105,8 @@ pub struct MemorySample {
 pub struct RunReport {
     /// `--budget` in bytes.
     pub budget: Option<u64>,
+    /// The VAE's tiles, when it ran tile by tile.
+    pub vae_tiling: Option<VaeTiling>,
     /// Planned device bytes by category.
     pub planned: crate::gpu::ExecutorMemory,
     /// The most reserved bytes seen at any sample.
@@ -118,6 +140,19 @@ pub struct GenerateSummary {
     pub adapter: String,
     /// Where the weights live, as the budget planner chose.
     pub strategy: String,
+}
+
+/// The weights' residency, and the VAE's tiles when it runs tile by tile.
+fn strategy(pipeline: &Pipeline) -> String {
+    match pipeline.vae_tiling() {
+        None => pipeline.strategy().to_string(),
+        Some(t) => format!(
+            "{}, VAE in {1}×{1}-latent tiles (overlap {2})",
+            pipeline.strategy(),
+            t.tile,
+            t.overlap
+        ),
+    }
 }
 
 /// Where the model comes from: `--model`, `WGSD_MODEL`, or the demo (and whether it is the demo).
@@ -242,6 +277,7 @@ pub fn run(args: &GenerateArgs, mut status: impl FnMut(&str)) -> Result<Generate
     options.img2img = init.is_some();
     options.max_steps = args.steps;
     options.budget = args.budget;
+    options.vae_tiling = args.vae_tiling;
     let model_name = model.name.clone();
     let mut pipeline = Pipeline::new(Arc::clone(&gpu), model, options)?;
     let load = t0.elapsed();
@@ -325,7 +361,7 @@ pub fn run(args: &GenerateArgs, mut status: impl FnMut(&str)) -> Result<Generate
         steps: steps_run,
         device_reserved: samples.iter().map(|s| s.reserved).max().unwrap_or(0),
         adapter: gpu.adapter_name(),
-        strategy: pipeline.strategy().to_string(),
+        strategy: strategy(&pipeline),
     };
     if let Some(path) = &args.report {
         let report = RunReport {
@@ -335,6 +371,7 @@ pub fn run(args: &GenerateArgs, mut status: impl FnMut(&str)) -> Result<Generate
             peak_allocated: samples.iter().map(|s| s.allocated).max().unwrap_or(0),
             samples,
             strategy: pipeline.strategy().to_string(),
+            vae_tiling: pipeline.vae_tiling(),
             summary: summary.clone(),
         };
         let json = serde_json::to_vec_pretty(&report)

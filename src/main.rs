@@ -84,6 +84,9 @@ struct GenerateCli {
     /// Device memory the run may use (SIZE: 512MiB, 2GiB, ...).
     #[arg(long)]
     budget: Option<String>,
+    /// VAE tiling: auto (only when the budget needs it), off, or a tile side in latents.
+    #[arg(long, default_value = "auto")]
+    vae_tiling: String,
     /// Adapter name substring or backend (vulkan, metal, dx12, gl); also $WGSD_ADAPTER.
     #[arg(long)]
     adapter: Option<String>,
@@ -136,6 +139,7 @@ fn generate(cli: GenerateCli) -> Result<bool> {
         noise: cli.noise,
         batch_count: cli.batch_count,
         report: cli.report,
+        vae_tiling: generate_cmd::parse_tiling(&cli.vae_tiling)?,
     };
     let summary = generate_cmd::run(&args, |line| eprintln!("{line}"))?;
     eprintln!("{}", generate_cmd::format_summary(&summary));

@@ -47,13 +47,14 @@ use crate::gpu::{
 };
 use crate::graph::{DType, Graph, GraphOptions};
 use crate::models::config::PipelineConfig;
-use crate::models::pipeline_graph::{
-    generation_graph, GenerationTensors, RunShape, Stages, PHASES,
-};
+use crate::models::pipeline_graph::{GenerationTensors, RunShape, VaeTiling, PHASES};
+
+mod planning;
 use crate::planner::Options;
 use crate::scheduler::{Sampler, Schedule, Scheduler, SchedulerConfig};
 use crate::tokenizer::{ClipTokenizer, TokenizerConfig};
 use crate::weights::{self, Arch, Component, DiffusersFolder, LdmCheckpoint, Weights};
+pub use planning::{GenerationSpec, PlannedGeneration, TilingChoice};
 
 /// The weights of a model, by component.
 enum ModelWeights {
@@ -282,6 +283,9 @@ pub struct PipelineOptions {
     /// Device bytes the pipeline may hold (`--budget`); checked against the plan before any buffer is
     /// created.
     pub budget: Option<u64>,
+    /// Whether the VAE runs tile by tile ([`TilingChoice::Auto`]: only when that fits a budget the
+    /// whole VAE does not, or uploads less).
+    pub vae_tiling: TilingChoice,
 }
 
 impl PipelineOptions {
@@ -297,6 +301,7 @@ impl PipelineOptions {
             max_steps: 50,
             planner: Options::default(),
             budget: None,
+            vae_tiling: TilingChoice::Auto,
         }
     }
 }
@@ -374,6 +379,7 @@ pub struct Pipeline {
     executor: Executor,
     phases: [Range<usize>; 4],
     images: u32,
+    tiling: Option<VaeTiling>,
 }
 
 impl Pipeline {
@@ -389,17 +395,30 @@ impl Pipeline {
             height: options.height,
             batch: if options.guidance { 2 } else { 1 },
         };
-        let (graph, tensors) = generation_graph(
-            &model.config,
-            &run,
-            GraphOptions {
+        let (limits, param_slot) = Executor::device_limits(&gpu);
+        let spec = GenerationSpec {
+            config: &model.config,
+            run,
+            graph: GraphOptions {
                 dtype: options.precision,
                 ..Default::default()
             },
-            Stages {
-                img2img: options.img2img,
-            },
-        )?;
+            img2img: options.img2img,
+            tiling: options.vae_tiling,
+            limits,
+            param_slot,
+        };
+        let executor_options = ExecutorOptions {
+            planner: options.planner.clone(),
+            max_steps: options.max_steps,
+            budget: options.budget,
+        };
+        let PlannedGeneration {
+            graph,
+            tensors,
+            tiling,
+            plan,
+        } = spec.plan(&executor_options)?;
         let phase = |name: &str| {
             graph
                 .phases
@@ -411,15 +430,12 @@ impl Pipeline {
         // Shared, so streamed weights are read from the model's memory maps at each upload, through
         // one host buffer the size of the largest upload group.
         let model = Arc::new(model);
-        let executor = Executor::with_shared_source(
+        let executor = Executor::with_plan(
             &gpu,
             &graph,
             Arc::clone(&model) as Arc<dyn WeightSource + Send + Sync>,
-            &ExecutorOptions {
-                planner: options.planner.clone(),
-                max_steps: options.max_steps,
-                budget: options.budget,
-            },
+            &executor_options,
+            plan,
         )?;
         Ok(Pipeline {
             images: run.images(),
@@ -430,6 +446,7 @@ impl Pipeline {
             tensors,
             executor,
             phases,
+            tiling,
         })
     }
 
@@ -559,7 +576,7 @@ impl Pipeline {
         let latents: Vec<f32> = match (&request.init, self.tensors.image, self.tensors.moments) {
             (Some(init), Some(image), Some(moments)) => {
                 self.executor.write(&self.gpu, image, &init.pixels)?;
-                self.executor.run(&self.gpu, self.phases[1].clone())?;
+                self.run_vae(1)?;
                 let m = self.executor.read(&self.gpu, moments)?; // [1, 2L, h, w]: mean first
                 let sf = self.model.config.vae.scaling_factor as f64;
                 m[..n]
@@ -686,14 +703,28 @@ impl Generation<'_> {
     pub fn decode_on_gpu(&mut self) -> Result<PhaseTimes> {
         while self.step()? {}
         let t = Instant::now();
-        let p = &*self.pipeline;
-        p.executor.run(&p.gpu, p.phases[3].clone())?;
+        self.pipeline.run_vae(3)?;
         self.times.vae_decode = t.elapsed();
         Ok(self.times)
     }
 }
 
 impl Pipeline {
+    /// Runs VAE phase `phase` (an index of [`PHASES`]): once, or once per tile.
+    fn run_vae(&self, phase: usize) -> Result<()> {
+        let range = self.phases[phase].clone();
+        match self.tensors.vae_tiles {
+            None => self.executor.run(&self.gpu, range),
+            Some(grid) => (0..grid.count() as usize)
+                .try_for_each(|t| self.executor.run_step(&self.gpu, range.clone(), t)),
+        }
+    }
+
+    /// The VAE's tiles, when it runs tile by tile.
+    pub fn vae_tiling(&self) -> Option<VaeTiling> {
+        self.tiling
+    }
+
     /// Images per generation (one; the batch axis holds guidance's two branches).
     pub fn images(&self) -> u32 {
         self.images

@@ -18,9 +18,10 @@
 
 use crate::gpu::{Executor, ExecutorOptions};
 use crate::graph::{liveness, DType, Graph, GraphOptions, Role};
-use crate::models::pipeline_graph::{pipeline_graph, RunShape, PHASES};
+use crate::models::pipeline_graph::{pipeline_graph, RunShape, VaeTiling, PHASES};
 use crate::models::PipelineConfig;
-use crate::planner::budget::{self, BudgetPlan, Peak, PhaseChoice};
+use crate::pipeline::{GenerationSpec, PlannedGeneration, TilingChoice};
+use crate::planner::budget::{self, Peak, PhaseChoice};
 use crate::planner::{self, Limits, Options, Usage};
 use crate::size::{format_mib, mib};
 use crate::{Error, Result};
@@ -150,6 +151,8 @@ pub struct Oversized {
 /// One budget plan's figures: the strategy and the planned device bytes by category.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BudgetReport {
+    /// The VAE's tiles, when it runs tile by tile.
+    pub vae_tiling: Option<VaeTiling>,
     /// `resident`, `phase-resident`, `streamed` or `mixed`.
     pub strategy: String,
     /// The strategy phase by phase, as one line.
@@ -185,9 +188,11 @@ pub struct BudgetReport {
 }
 
 impl BudgetReport {
-    fn new(plan: &BudgetPlan) -> Self {
+    fn new(planned: &PlannedGeneration) -> Self {
+        let plan = &planned.plan;
         let m = &plan.memory;
         BudgetReport {
+            vae_tiling: planned.tiling,
             strategy: plan.strategy.name().to_string(),
             description: plan.strategy.to_string(),
             phases: plan.strategy.phases.clone(),
@@ -241,8 +246,10 @@ pub struct PlanReport {
     pub budget: Option<u64>,
     /// Whether some strategy fits the budget.
     pub fits_budget: Option<bool>,
-    /// Every weight resident: the fastest plan, and the most memory.
+    /// Every weight resident and the VAE whole: the fastest plan, and the most memory.
     pub all_resident: BudgetReport,
+    /// Every weight resident, the VAE in the tiles that make this smallest.
+    pub resident_tiled: BudgetReport,
     /// The smallest plan: its total is the smallest budget that works.
     pub minimum: BudgetReport,
     /// The fastest plan within `budget`, when one fits.
@@ -424,7 +431,8 @@ pub fn plan_model(args: &PlanArgs) -> Result<PlanReport> {
 
     let weight_bytes = graph.weight_bytes();
     let total = pipeline.arena + weight_bytes;
-    let (all_resident, minimum, budget_plan, phase_floors) = budget_plans(&graph, args)?;
+    let (all_resident, resident_tiled, minimum, budget_plan, phase_floors) =
+        budget_plans(&graph, &config, run, opts, args)?;
     let (budget_plan, budget_refusal) = match budget_plan {
         None => (None, None),
         Some(Ok(p)) => (Some(p), None),
@@ -501,6 +509,7 @@ pub fn plan_model(args: &PlanArgs) -> Result<PlanReport> {
         budget: args.budget,
         fits_budget: args.budget.map(|_| budget_plan.is_some()),
         all_resident,
+        resident_tiled,
         minimum,
         budget_plan,
         phase_floors,
@@ -512,20 +521,24 @@ pub fn plan_model(args: &PlanArgs) -> Result<PlanReport> {
     })
 }
 
-/// The budget planner on `graph` with default device limits (no binding limit: oversized tensors are
-/// reported by name instead): all resident, the minimum, and the plan for `args.budget` (or why
-/// nothing fits it).
+/// The budget planner on the pipeline `args` describes, with default device limits (no binding limit:
+/// oversized tensors are reported by name instead): all resident with the whole VAE, all resident with
+/// the smallest VAE tiles, the minimum over every tiling, and the plan for `args.budget` (or why nothing
+/// fits it). The phase floors are the untiled `graph`'s.
 #[allow(clippy::type_complexity)]
 fn budget_plans(
     graph: &Graph,
+    config: &PipelineConfig,
+    run: RunShape,
+    graph_options: GraphOptions,
     args: &PlanArgs,
 ) -> Result<(
+    BudgetReport,
     BudgetReport,
     BudgetReport,
     Option<Result<BudgetReport, String>>,
     Vec<NamedSize>,
 )> {
-    let scratch = Executor::scratch(graph);
     let options = ExecutorOptions {
         planner: Options {
             time_limit: PLAN_TIME_LIMIT,
@@ -538,22 +551,38 @@ fn budget_plans(
         max_buffer_size: u64::MAX,
         max_binding_size: u64::MAX,
     };
-    let inputs = Executor::budget_inputs(graph, &scratch, limits, DEFAULT_PARAM_SLOT, &options);
-    let all = BudgetReport::new(&budget::plan_budget(&inputs, None)?);
-    let min = BudgetReport::new(&budget::min_budget(&inputs)?);
+    let spec = |tiling| GenerationSpec {
+        config,
+        run,
+        graph: graph_options,
+        img2img: true,
+        tiling,
+        limits,
+        param_slot: DEFAULT_PARAM_SLOT,
+    };
+    let unbounded = ExecutorOptions {
+        budget: None,
+        ..options.clone()
+    };
+    let all = BudgetReport::new(&spec(TilingChoice::Off).plan(&unbounded)?);
+    let resident_tiled =
+        BudgetReport::new(&spec(TilingChoice::Auto).smallest_resident(&unbounded)?);
+    let min = BudgetReport::new(&spec(TilingChoice::Auto).minimum(&options)?);
     let chosen = match args.budget {
         None => None,
-        Some(b) => Some(match budget::plan_budget(&inputs, Some(b)) {
+        Some(_) => Some(match spec(TilingChoice::Auto).plan(&options) {
             Ok(p) => Ok(BudgetReport::new(&p)),
             Err(e @ Error::Budget { .. }) => Err(e.to_string()),
             Err(e) => return Err(e),
         }),
     };
+    let scratch = Executor::scratch(graph);
+    let inputs = Executor::budget_inputs(graph, &scratch, limits, DEFAULT_PARAM_SLOT, &options);
     let floors = budget::phase_floors(&inputs)?
         .into_iter()
         .map(|(name, bytes)| NamedSize { name, bytes })
         .collect();
-    Ok((all, min, chosen, floors))
+    Ok((all, resident_tiled, min, chosen, floors))
 }
 
 /// One budget plan as a line: total = the categories.
@@ -571,6 +600,17 @@ fn budget_line(b: &BudgetReport) -> String {
         parts.push(format!("allocator blocks {:.2}", mib(b.allocator)));
     }
     format!("{:>10.2} MiB = {}", mib(b.total), parts.join(" + "))
+}
+
+/// The VAE's tiling of one plan, as a phrase.
+fn tiling_phrase(b: &BudgetReport) -> String {
+    match b.vae_tiling {
+        None => "VAE whole".to_string(),
+        Some(t) => format!(
+            "VAE in {0}×{0}-latent tiles overlapping by {1}",
+            t.tile, t.overlap
+        ),
+    }
 }
 
 /// Uploads of one plan per generation, as a phrase.
@@ -591,7 +631,7 @@ fn uploads_line(b: &BudgetReport) -> String {
 /// The `--min-budget` report: the smallest budget, its strategy and what dominates it.
 pub fn format_min_budget(r: &PlanReport) -> String {
     format!(
-        "{} at {}×{} {}: minimum budget {} ({} bytes), {}; {}\n",
+        "{} at {}×{} {}: minimum budget {} ({} bytes), {}, {}; {}\n",
         r.model,
         r.width,
         r.height,
@@ -599,6 +639,7 @@ pub fn format_min_budget(r: &PlanReport) -> String {
         format_mib(r.minimum.total),
         r.minimum.total,
         r.minimum.description,
+        tiling_phrase(&r.minimum),
         r.minimum.peak
     )
 }
@@ -683,11 +724,20 @@ pub fn format_report(r: &PlanReport) -> String {
         budget_line(&r.all_resident),
         uploads_line(&r.all_resident)
     );
+    if r.resident_tiled.vae_tiling.is_some() {
+        let _ = writeln!(
+            out,
+            "resident, {}: {}",
+            tiling_phrase(&r.resident_tiled),
+            budget_line(&r.resident_tiled),
+        );
+    }
     let _ = writeln!(
         out,
-        "minimum:      {}  ({}; {})",
+        "minimum:      {}  ({}; {}; {})",
         budget_line(&r.minimum),
         r.minimum.description,
+        tiling_phrase(&r.minimum),
         uploads_line(&r.minimum)
     );
     let _ = writeln!(out, "  dominated by: {}", r.minimum.peak);
@@ -706,10 +756,11 @@ pub fn format_report(r: &PlanReport) -> String {
             (Some(p), _) => {
                 let _ = writeln!(
                     out,
-                    "budget {}: fits ({} spare) with {}",
+                    "budget {}: fits ({} spare) with {}, {}",
                     format_mib(b),
                     format_mib(b - p.total),
-                    p.description
+                    p.description,
+                    tiling_phrase(p)
                 );
                 let _ = writeln!(out, "  planned:    {}", budget_line(p));
                 let _ = writeln!(out, "  {}", uploads_line(p));

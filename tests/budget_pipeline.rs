@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use wgsd::gpu::{Executor, ExecutorOptions, Gpu};
 use wgsd::graph::{DType, GraphOptions};
-use wgsd::models::pipeline_graph::{generation_graph, RunShape, Stages};
-use wgsd::pipeline::{Model, Pipeline, PipelineOptions, Request};
+use wgsd::models::pipeline_graph::RunShape;
+use wgsd::pipeline::{GenerationSpec, Model, Pipeline, PipelineOptions, Request};
 use wgsd::planner::budget::BudgetPlan;
 use wgsd::Error;
 
@@ -54,33 +54,36 @@ fn request(steps: usize) -> Request {
     r
 }
 
-/// The plan the pipeline's executor makes for `options` (the same graph and executor options).
+/// The plan the pipeline makes for `options` (the same graph choice and executor options).
 fn plan_for(gpu: &Gpu, model: &Model, o: &PipelineOptions, min: bool) -> wgsd::Result<BudgetPlan> {
-    let run = RunShape {
-        width: o.width,
-        height: o.height,
-        batch: if o.guidance { 2 } else { 1 },
+    let (limits, param_slot) = Executor::device_limits(gpu);
+    let spec = GenerationSpec {
+        config: &model.config,
+        run: RunShape {
+            width: o.width,
+            height: o.height,
+            batch: if o.guidance { 2 } else { 1 },
+        },
+        graph: GraphOptions {
+            dtype: o.precision,
+            ..Default::default()
+        },
+        img2img: o.img2img,
+        tiling: o.vae_tiling,
+        limits,
+        param_slot,
     };
-    let graph_options = GraphOptions {
-        dtype: o.precision,
-        ..Default::default()
-    };
-    let (graph, _) = generation_graph(
-        &model.config,
-        &run,
-        graph_options,
-        Stages { img2img: false },
-    )?;
     let eo = ExecutorOptions {
         planner: o.planner.clone(),
         max_steps: o.max_steps,
         budget: o.budget,
     };
-    if min {
-        Executor::min_budget(gpu, &graph, &eo)
+    Ok(if min {
+        spec.minimum(&eo)
     } else {
-        Executor::budget_plan(gpu, &graph, &eo)
-    }
+        spec.plan(&eo)
+    }?
+    .plan)
 }
 
 fn reserved(gpu: &Gpu) -> u64 {

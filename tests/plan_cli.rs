@@ -110,7 +110,7 @@ fn f16_halves_and_max_binding_overrides() {
 
 #[test]
 fn budget_that_does_not_fit_exits_nonzero() {
-    let o = wgsd(&["plan", "--arch", "sd15", "--budget", "300MiB"]);
+    let o = wgsd(&["plan", "--arch", "sd15", "--budget", "60MiB"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("does NOT fit"));
 }

@@ -285,10 +285,12 @@ pub fn eval(graph: &Graph, op: &Op, v: &Values) -> Result<Vec<f32>> {
         | Op::SamplerNoise { .. }
         | Op::SamplerStep { .. }
         | Op::TileCrop { .. }
-        | Op::TileBlend { .. } => return Err(Error::Invalid(format!(
+        | Op::TileBlend { .. } => {
+            return Err(Error::Invalid(format!(
             "{}: the sampler and tile ops run once per step or tile, driven by the pipeline; the \
                  CPU interpreter runs model graphs only",
             op.name()
-        ))),
+        )))
+        }
     })
 }

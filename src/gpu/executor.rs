@@ -408,7 +408,7 @@ impl Executor {
         source: &dyn WeightSource,
         options: &ExecutorOptions,
     ) -> Result<Executor> {
-        Self::load(gpu, graph, source, None, options)
+        Self::load(gpu, graph, source, None, options, None)
     }
 
     /// As [`Executor::with_options`], keeping `source`: every upload of a non-resident weight reads
@@ -419,7 +419,31 @@ impl Executor {
         source: Arc<dyn WeightSource + Send + Sync>,
         options: &ExecutorOptions,
     ) -> Result<Executor> {
-        Self::load(gpu, graph, &*source.clone(), Some(source), options)
+        Self::load(gpu, graph, &*source.clone(), Some(source), options, None)
+    }
+
+    /// As [`Executor::with_shared_source`], with a plan already made for `graph` on `gpu` under
+    /// `options` (by [`Executor::budget_inputs`] with [`Executor::device_limits`]).
+    pub fn with_plan(
+        gpu: &Gpu,
+        graph: &Graph,
+        source: Arc<dyn WeightSource + Send + Sync>,
+        options: &ExecutorOptions,
+        plan: BudgetPlan,
+    ) -> Result<Executor> {
+        Self::load(
+            gpu,
+            graph,
+            &*source.clone(),
+            Some(source),
+            options,
+            Some(plan),
+        )
+    }
+
+    /// `gpu`'s limits as the planner sees them, and the bytes of one parameter block.
+    pub fn device_limits(gpu: &Gpu) -> (Limits, u64) {
+        (limits_of(gpu), param_slot(gpu))
     }
 
     fn load(
@@ -428,10 +452,14 @@ impl Executor {
         source: &dyn WeightSource,
         shared: Option<Arc<dyn WeightSource + Send + Sync>>,
         options: &ExecutorOptions,
+        plan: Option<BudgetPlan>,
     ) -> Result<Executor> {
         let max_steps = options.max_steps;
         // 1. The plan, under the budget; refused here, before anything exists on the device.
-        let plan = Self::budget_plan(gpu, graph, options)?;
+        let plan = match plan {
+            Some(plan) => plan,
+            None => Self::budget_plan(gpu, graph, options)?,
+        };
         debug_assert!(options.budget.is_none_or(|b| plan.memory.total() <= b));
 
         // 2. Every weight the graph reads must be there, with its shape, before any device work.

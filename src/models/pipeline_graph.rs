@@ -6,7 +6,7 @@ use super::clip::ClipTextModel;
 use super::config::PipelineConfig;
 use super::unet::{UNet2DConditionModel, UNetInputs};
 use super::vae::AutoencoderKL;
-use crate::graph::{DType, Graph, GraphBuilder, GraphOptions, Scope, TensorId};
+use crate::graph::{DType, Graph, GraphBuilder, GraphOptions, Scope, TensorId, TileGrid};
 use crate::{Error, Result};
 
 /// Tokens per prompt (CLIP's context length).
@@ -90,11 +90,53 @@ fn text_phase(
     Ok((ids, seq))
 }
 
+/// A tiled VAE: the decoder (and encoder) run once per tile of `tile × tile` latents, tiles
+/// overlapping by `overlap` latents and blended where they overlap ([`TileGrid`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct VaeTiling {
+    /// Latents per tile side.
+    pub tile: u32,
+    /// Latents neighbouring tiles share.
+    pub overlap: u32,
+}
+
+impl VaeTiling {
+    /// Tile sides the planner tries, largest first. Tiles normalise with their own group-norm
+    /// statistics; below 16 latents the tone shift between tiles was measured above the 35 dB bound
+    /// (`tests/pipeline_tiling.rs`), so the planner stops there.
+    pub const SIDES: [u32; 6] = [96, 64, 48, 32, 24, 16];
+
+    /// Tiles of `tile` latents overlapping by a quarter of a tile (diffusers' `tile_overlap_factor`).
+    pub fn with_tile(tile: u32) -> VaeTiling {
+        VaeTiling {
+            tile,
+            overlap: tile / 4,
+        }
+    }
+
+    /// The tilings worth trying for an `h × w` latent, largest tile first: those smaller than its
+    /// longer side.
+    pub fn candidates(h: u32, w: u32) -> Vec<VaeTiling> {
+        Self::SIDES
+            .iter()
+            .filter(|&&t| t < h.max(w))
+            .map(|&t| Self::with_tile(t))
+            .collect()
+    }
+
+    /// The tile grid over an `h × w` latent.
+    pub fn grid(&self, h: u32, w: u32) -> Result<TileGrid> {
+        TileGrid::new(h, w, self.tile, self.overlap)
+    }
+}
+
 /// The stages a generation graph holds besides text encoding, denoising and decoding.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stages {
     /// The VAE encoder phase, for img2img.
     pub img2img: bool,
+    /// Decode (and encode) tile by tile; `None` runs the VAE on the whole latent at once.
+    pub vae_tiling: Option<VaeTiling>,
 }
 
 /// The tensors a pipeline writes before and reads after the phases of a generation graph.
@@ -110,6 +152,9 @@ pub struct GenerationTensors {
     pub latents: TensorId,
     /// The decoded images `[I, 3, H, W]` in [-1, 1].
     pub decoded: TensorId,
+    /// The VAE phases' tile grid: they run once per tile, the tile index as the slot
+    /// ([`crate::gpu::Executor::run_step`]). `None`: once.
+    pub vae_tiles: Option<TileGrid>,
 }
 
 /// Builds the pipeline graph of [`pipeline_graph`] with img2img's VAE encoder phase included, as
@@ -119,7 +164,11 @@ pub fn pipeline_graph(
     run: &RunShape,
     options: GraphOptions,
 ) -> Result<Graph> {
-    Ok(generation_graph(config, run, options, Stages { img2img: true })?.0)
+    let stages = Stages {
+        img2img: true,
+        vae_tiling: None,
+    };
+    Ok(generation_graph(config, run, options, stages)?.0)
 }
 
 /// Builds the graph of a whole generation, phases in [`PHASES`] order (`vae_encode` only with
@@ -145,6 +194,7 @@ pub fn generation_graph(
             config.unet.in_channels, config.unet.out_channels
         )));
     }
+    let grid = stages.vae_tiling.map(|t| t.grid(h, w)).transpose()?;
     let mut b = GraphBuilder::new(options);
 
     // 1. text encode
@@ -160,7 +210,16 @@ pub fn generation_graph(
             "image",
             &[images, config.vae.in_channels, run.height, run.width],
         )?; // [I, 3, H, W]
-        let m = vae.encode(&mut b, &Scope::new("vae"), image)?; // [I, 2L, h, w]
+        let m = match grid {
+            None => vae.encode(&mut b, &Scope::new("vae"), image)?, // [I, 2L, h, w]
+            Some(grid) => {
+                // Every tile's replay reads the image: it must outlive the phase's first op.
+                b.mark_persistent(image);
+                let tile = b.tile_crop("image_tile", image, grid, f, 1.0)?; // [I, 3, th·f, tw·f]
+                let m = vae.encode(&mut b, &Scope::new("vae"), tile)?; // [I, 2L, th, tw]
+                b.tile_blend("moments", m, grid, 1)? // [I, 2L, h, w]
+            }
+        };
         b.mark_persistent(m);
         (image_in, moments) = (Some(image), Some(m));
     }
@@ -188,8 +247,18 @@ pub fn generation_graph(
 
     // 4. VAE decode
     b.begin_phase(PHASES[3]);
-    let z = b.convert("latents_unscaled", latents, 1.0 / config.vae.scaling_factor)?; // [I, L, h, w]
-    let decoded = vae.decode(&mut b, &Scope::new("vae"), z)?; // [I, 3, H, W]
+    let unscale = 1.0 / config.vae.scaling_factor;
+    let decoded = match grid {
+        None => {
+            let z = b.convert("latents_unscaled", latents, unscale)?; // [I, L, h, w]
+            vae.decode(&mut b, &Scope::new("vae"), z)? // [I, 3, H, W]
+        }
+        Some(grid) => {
+            let z = b.tile_crop("latents_unscaled", latents, grid, 1, unscale)?; // [I, L, th, tw]
+            let tile = vae.decode(&mut b, &Scope::new("vae"), z)?; // [I, 3, th·f, tw·f]
+            b.tile_blend("decoded", tile, grid, f)? // [I, 3, H, W]
+        }
+    };
     b.mark_output(decoded);
     let tensors = GenerationTensors {
         input_ids,
@@ -197,6 +266,7 @@ pub fn generation_graph(
         moments,
         latents,
         decoded,
+        vae_tiles: grid,
     };
     Ok((b.finish(), tensors))
 }

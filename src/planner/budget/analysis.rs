@@ -199,7 +199,18 @@ impl<'a, 'g> Analysis<'a, 'g> {
         if phase.weights.is_empty() {
             return vec![resident];
         }
-        let replayed = phase.name == REPLAYED_PHASE;
+        // The U-Net step runs once per denoising step, a tiled VAE phase once per tile: weights
+        // streamed there are uploaded on every run, phase-resident ones must outlive the whole phase.
+        let tiles = phase
+            .ops
+            .clone()
+            .filter_map(|i| self.inputs.graph.ops[i].tiles())
+            .max();
+        let (replayed, runs) = match tiles {
+            _ if phase.name == REPLAYED_PHASE => (true, self.steps),
+            Some(t) => (true, u64::from(t)),
+            None => (false, 1),
+        };
         let mut options = vec![resident];
         // Phase-resident: chunks of the phase's weights, live over the phase (replayed) or from the
         // first to the last use.
@@ -223,7 +234,6 @@ impl<'a, 'g> Analysis<'a, 'g> {
             })
             .collect();
         options.push(self.summarise(phase, Residency::PhaseResident, 0, groups, 1));
-        let runs = if replayed { self.steps } else { 1 };
         let mut targets = vec![0];
         let ladder = (1..=STREAM_LADDER).map(|k| phase.bytes >> k);
         for t in ladder.chain([MAX_STAGING, MAX_STAGING / 4]) {
