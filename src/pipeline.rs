@@ -10,7 +10,7 @@
 //!                            [img2img: image → VAE encoder, latents = a·(sf·mean) + b·noise]
 //!                            latents = noise · init_noise_sigma, the schedule's per-step values
 //! Generation::step() × N     sampler input → U-Net → sampler step   (phase unet_step, replayed)
-//! Generation::decode()       latents / sf → VAE decoder        (phase vae_decode)
+//! Generation::decode()       latents / sf → VAE decoder        (phase vae_decode; per tile when tiled)
 //! ```
 //!
 //! The latents stay on the GPU from the first step to the decoded image; a host application drives

@@ -89,14 +89,15 @@ impl GenerationSpec<'_> {
         generation_graph(self.config, &self.run, self.graph, stages)
     }
 
-    /// Plans each candidate tiling with `plan`, which returns `Ok(None)` to skip one; the first error
-    /// other than a refusal ends the search.
+    /// Plans each candidate tiling with `plan`; `keep(plan, best)` says whether the plan replaces the
+    /// best so far and whether to stop. The first error other than a refusal ends the search; when
+    /// every tiling is refused, the refusal with the smallest minimum is returned.
     fn each(
         &self,
         options: &ExecutorOptions,
         mut plan: impl FnMut(&budget::BudgetInputs<'_>) -> Result<BudgetPlan>,
         mut keep: impl FnMut(&BudgetPlan, Option<&BudgetPlan>) -> (bool, bool),
-    ) -> Result<std::result::Result<PlannedGeneration, Vec<(Option<VaeTiling>, Error)>>> {
+    ) -> Result<PlannedGeneration> {
         let f = self.config.vae.scale_factor();
         let (h, w) = (self.run.height / f, self.run.width / f);
         let mut best: Option<PlannedGeneration> = None;
@@ -127,51 +128,48 @@ impl GenerationSpec<'_> {
                 break;
             }
         }
-        Ok(best.ok_or(refused))
+        best.ok_or_else(|| smallest_refusal(refused))
     }
 
     /// The graph and plan for `options.budget` (see the module docs), or [`Error::Budget`] naming the
     /// smallest budget over every tiling tried.
     pub fn plan(&self, options: &ExecutorOptions) -> Result<PlannedGeneration> {
-        let found = self.each(
+        self.each(
             options,
             |inputs| budget::plan_budget(inputs, options.budget),
             |p, best| {
                 let better = best.is_none_or(|b| p.cost.seconds < b.cost.seconds);
                 (better, p.cost.bytes == 0)
             },
-        )?;
-        found.or_else(|refused| Err(smallest_refusal(refused)))
+        )
     }
 
     /// The smallest plan with every weight resident over the tilings tried (the largest tile on a
     /// tie). Smaller tiles shrink only the VAE's phases, so the search stops at the first tiling that
     /// does not shrink the plan.
     pub fn smallest_resident(&self, options: &ExecutorOptions) -> Result<PlannedGeneration> {
-        let found = self.each(
+        self.each(
             options,
             |inputs| budget::plan_budget(inputs, None),
             |p, best| {
                 let better = best.is_none_or(|b| p.memory.total() < b.memory.total());
                 (better, !better)
             },
-        )?;
-        found.or_else(|refused| Err(smallest_refusal(refused)))
+        )
     }
 
     /// The plan with the smallest device footprint over the tilings tried (the largest tile on a tie;
     /// the search stops at the first tiling that does not shrink the plan): its `memory.total()` is the
     /// smallest budget that works.
     pub fn minimum(&self, options: &ExecutorOptions) -> Result<PlannedGeneration> {
-        let found = self.each(
+        self.each(
             options,
             |inputs| budget::min_budget(inputs),
             |p, best| {
                 let better = best.is_none_or(|b| p.memory.total() < b.memory.total());
                 (better, !better)
             },
-        )?;
-        found.or_else(|refused| Err(smallest_refusal(refused)))
+        )
     }
 }
 
