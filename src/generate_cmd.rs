@@ -18,7 +18,7 @@ use crate::models::pipeline_graph::VaeTiling;
 use crate::models::pipeline_graph::{check_size, RunShape};
 use crate::npy;
 use crate::pipeline::{
-    InitImage, Model, PhaseTimes, Pipeline, PipelineOptions, Request, TilingChoice,
+    ChunkChoice, InitImage, Model, PhaseTimes, Pipeline, PipelineOptions, Request, TilingChoice,
 };
 use crate::scheduler::{Sampler, Schedule};
 use crate::size::format_mib;
@@ -72,6 +72,23 @@ pub struct GenerateArgs {
     pub report: Option<PathBuf>,
     /// Whether the VAE runs tile by tile (`--vae-tiling auto|off|N`).
     pub vae_tiling: TilingChoice,
+    /// Whether the U-Net's feed-forward runs in chunks of rows (`--ff-chunking auto|off|N`).
+    pub ff_chunking: ChunkChoice,
+}
+
+/// `--ff-chunking`: `auto` (chunks only when the budget needs them), `off`, or rows per chunk (a
+/// positive multiple of 128, so every chunk starts at an aligned offset).
+pub fn parse_chunking(s: &str) -> Result<ChunkChoice> {
+    match s {
+        "auto" => Ok(ChunkChoice::Auto),
+        "off" => Ok(ChunkChoice::Off),
+        n => match n.parse::<u32>() {
+            Ok(r) if r > 0 && r % 128 == 0 => Ok(ChunkChoice::Rows(r)),
+            _ => Err(Error::Invalid(format!(
+                "--ff-chunking {n}: expected auto, off or rows per chunk (a positive multiple of 128)"
+            ))),
+        },
+    }
 }
 
 /// `--vae-tiling`: `auto` (tiles only when the budget needs them), `off`, or a tile side in latents
@@ -107,6 +124,8 @@ pub struct RunReport {
     pub budget: Option<u64>,
     /// The VAE's tiles, when it ran tile by tile.
     pub vae_tiling: Option<VaeTiling>,
+    /// Rows per U-Net feed-forward chunk (0: whole).
+    pub ff_chunk_rows: u32,
     /// Planned device bytes by category.
     pub planned: crate::gpu::ExecutorMemory,
     /// The most reserved bytes seen at any sample.
@@ -142,17 +161,22 @@ pub struct GenerateSummary {
     pub strategy: String,
 }
 
-/// The weights' residency, and the VAE's tiles when it runs tile by tile.
+/// The weights' residency, and the rewrites: the VAE's tiles, the feed-forward's chunks.
 fn strategy(pipeline: &Pipeline) -> String {
-    match pipeline.vae_tiling() {
-        None => pipeline.strategy().to_string(),
-        Some(t) => format!(
-            "{}, VAE in {1}×{1}-latent tiles (overlap {2})",
-            pipeline.strategy(),
-            t.tile,
-            t.overlap
-        ),
+    let mut s = pipeline.strategy().to_string();
+    if let Some(t) = pipeline.vae_tiling() {
+        s += &format!(
+            ", VAE in {0}×{0}-latent tiles (overlap {1})",
+            t.tile, t.overlap
+        );
     }
+    if pipeline.ff_chunk_rows() > 0 {
+        s += &format!(
+            ", feed-forward in chunks of {} rows",
+            pipeline.ff_chunk_rows()
+        );
+    }
+    s
 }
 
 /// Where the model comes from: `--model`, `WGSD_MODEL`, or the demo (and whether it is the demo).
@@ -278,6 +302,7 @@ pub fn run(args: &GenerateArgs, mut status: impl FnMut(&str)) -> Result<Generate
     options.max_steps = args.steps;
     options.budget = args.budget;
     options.vae_tiling = args.vae_tiling;
+    options.ff_chunking = args.ff_chunking;
     let model_name = model.name.clone();
     let mut pipeline = Pipeline::new(Arc::clone(&gpu), model, options)?;
     let load = t0.elapsed();
@@ -372,6 +397,7 @@ pub fn run(args: &GenerateArgs, mut status: impl FnMut(&str)) -> Result<Generate
             samples,
             strategy: pipeline.strategy().to_string(),
             vae_tiling: pipeline.vae_tiling(),
+            ff_chunk_rows: pipeline.ff_chunk_rows(),
             summary: summary.clone(),
         };
         let json = serde_json::to_vec_pretty(&report)

@@ -87,6 +87,10 @@ struct GenerateCli {
     /// VAE tiling: auto (only when the budget needs it), off, or a tile side in latents.
     #[arg(long, default_value = "auto")]
     vae_tiling: String,
+    /// U-Net feed-forward chunking: auto (only when the budget needs it), off, or rows per chunk (a
+    /// multiple of 128).
+    #[arg(long, default_value = "auto")]
+    ff_chunking: String,
     /// Adapter name substring or backend (vulkan, metal, dx12, gl); also $WGSD_ADAPTER.
     #[arg(long)]
     adapter: Option<String>,
@@ -140,6 +144,7 @@ fn generate(cli: GenerateCli) -> Result<bool> {
         batch_count: cli.batch_count,
         report: cli.report,
         vae_tiling: generate_cmd::parse_tiling(&cli.vae_tiling)?,
+        ff_chunking: generate_cmd::parse_chunking(&cli.ff_chunking)?,
     };
     let summary = generate_cmd::run(&args, |line| eprintln!("{line}"))?;
     eprintln!("{}", generate_cmd::format_summary(&summary));

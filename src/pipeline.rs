@@ -54,7 +54,7 @@ use crate::planner::Options;
 use crate::scheduler::{Sampler, Schedule, Scheduler, SchedulerConfig};
 use crate::tokenizer::{ClipTokenizer, TokenizerConfig};
 use crate::weights::{self, Arch, Component, DiffusersFolder, LdmCheckpoint, Weights};
-pub use planning::{GenerationSpec, PlannedGeneration, TilingChoice};
+pub use planning::{ChunkChoice, GenerationSpec, PlannedGeneration, TilingChoice, FF_CHUNK_ROWS};
 
 /// The weights of a model, by component.
 enum ModelWeights {
@@ -286,6 +286,9 @@ pub struct PipelineOptions {
     /// Whether the VAE runs tile by tile ([`TilingChoice::Auto`]: only when that fits a budget the
     /// whole VAE does not, or uploads less).
     pub vae_tiling: TilingChoice,
+    /// Whether the U-Net's feed-forward runs in chunks of rows ([`ChunkChoice::Auto`]: only when that
+    /// fits a budget the whole one does not, or uploads less).
+    pub ff_chunking: ChunkChoice,
 }
 
 impl PipelineOptions {
@@ -302,6 +305,7 @@ impl PipelineOptions {
             planner: Options::default(),
             budget: None,
             vae_tiling: TilingChoice::Auto,
+            ff_chunking: ChunkChoice::Auto,
         }
     }
 }
@@ -380,6 +384,7 @@ pub struct Pipeline {
     phases: [Range<usize>; 4],
     images: u32,
     tiling: Option<VaeTiling>,
+    ff_chunk_rows: u32,
 }
 
 impl Pipeline {
@@ -405,6 +410,7 @@ impl Pipeline {
             },
             img2img: options.img2img,
             tiling: options.vae_tiling,
+            ff_chunking: options.ff_chunking,
             limits,
             param_slot,
         };
@@ -417,6 +423,7 @@ impl Pipeline {
             graph,
             tensors,
             tiling,
+            ff_chunk_rows,
             plan,
         } = spec.plan(&executor_options)?;
         let phase = |name: &str| {
@@ -447,6 +454,7 @@ impl Pipeline {
             executor,
             phases,
             tiling,
+            ff_chunk_rows,
         })
     }
 
@@ -723,6 +731,11 @@ impl Pipeline {
     /// The VAE's tiles, when it runs tile by tile.
     pub fn vae_tiling(&self) -> Option<VaeTiling> {
         self.tiling
+    }
+
+    /// Rows per U-Net feed-forward chunk (0: whole).
+    pub fn ff_chunk_rows(&self) -> u32 {
+        self.ff_chunk_rows
     }
 
     /// Images per generation (one; the batch axis holds guidance's two branches).

@@ -70,6 +70,7 @@ fn plan_for(gpu: &Gpu, model: &Model, o: &PipelineOptions, min: bool) -> wgsd::R
         },
         img2img: o.img2img,
         tiling: o.vae_tiling,
+        ff_chunking: o.ff_chunking,
         limits,
         param_slot,
     };

@@ -379,6 +379,7 @@ fn generation(config: &PipelineConfig, size: u32) -> GenerationSpec<'_> {
         },
         img2img: true,
         tiling: TilingChoice::Auto,
+        ff_chunking: wgsd::pipeline::ChunkChoice::Auto,
         limits: Limits {
             alignment: 256,
             max_buffer_size: u64::MAX,

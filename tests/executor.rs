@@ -1,4 +1,5 @@
-//! The executor against the CPU interpreter on a small graph that uses every runnable op, in two
+//! The executor against the CPU interpreter on a small graph that uses every runnable op (and row
+//! windows, written and read in place), in two
 //! phases that share one arena; and the promise that running creates nothing on the device.
 //! Tolerance: relative L2 ≤ 1e-4 in f32 over the whole graph, ≤ 1e-2 with f16 storage.
 
@@ -91,7 +92,15 @@ fn build(dtype: DType) -> wgsd::Result<Model> {
         w(&mut b, "ff.proj.weight", &[16, 8])?,
         w(&mut b, "ff.proj.bias", &[16])?,
     );
-    let f = b.linear("ff.proj", c, wf, Some(bf), Activation::None)?; // [2, 35, 16]
+    // The projection in two row windows (rows 0..32 and 32..70 of [70, 8]), as a chunked
+    // feed-forward runs it: the second window starts 1 KiB (f32) / 512 B (f16) into both tensors.
+    let f = b.empty("ff.proj", &[70, 16])?; // [70, 16]
+    for (r0, r1) in [(0, 32), (32, 70)] {
+        let xi = b.rows("ff.in_rows", c, r0, r1)?; // [r, 8]
+        let yi = b.rows("ff.proj_rows", f, r0, r1)?; // [r, 16]
+        b.linear_into(yi, xi, wf, Some(bf), Activation::None)?;
+    }
+    let f = b.view("ff.proj_seq", f, &[2, 35, 16])?; // [2, 35, 16]
     let f = b.geglu("ff.geglu", f)?; // [2, 35, 8]
     let f = b.unary("ff.gelu_tanh", f, Activation::GeluTanh)?;
     let f = b.scale("ff.scale", f, 0.7, 0.1)?;

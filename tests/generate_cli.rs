@@ -220,6 +220,8 @@ fn bad_input_is_refused_clearly() {
     run(&["--init-image", garbage, "--strength", "0"], "strength");
     run(&["--init-image", garbage, "--strength", "1.5"], "strength");
     run(&["--sampler", "heun"], "unknown sampler");
+    run(&["--vae-tiling", "0"], "--vae-tiling 0");
+    run(&["--ff-chunking", "100"], "multiple of 128");
     run(&["-W", "50", "-H", "64"], "multiple of");
     let mut zero = base(&[]);
     zero[4] = "0".into();

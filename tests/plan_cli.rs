@@ -278,7 +278,9 @@ fn bad_inputs() {
     );
 }
 
-/// The issue asks for SDXL at 1024² to plan in under a second (release); the debug test build must too.
+/// The issue asks for SDXL at 1024² to plan in under a second (release); the test build must too. The
+/// budget search on top (residency, VAE tiling and feed-forward chunking; about 0.65 s on this machine
+/// when idle) is timed apart, with a bound loose enough for a loaded CI machine.
 #[test]
 fn sdxl_1024_plans_in_under_a_second() {
     let o = wgsd(&[
@@ -288,5 +290,7 @@ fn sdxl_1024_plans_in_under_a_second() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let s = v["seconds"].as_f64().unwrap();
     assert!(s < 1.0, "planning took {s} s");
+    let b = v["budget_seconds"].as_f64().unwrap();
+    assert!(b < 5.0, "the budget search took {b} s");
     assert_eq!(v["phases"][2]["ops"], 1572); // the U-Net and the sampler input, noise and step
 }

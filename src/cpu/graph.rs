@@ -19,14 +19,29 @@ impl Values {
         }
     }
 
-    /// Sets tensor `id` (an input or weight).
+    /// Sets tensor `id` (an input, a weight or an op's output). A row window ([`GraphBuilder::rows`])
+    /// writes its part of the base, which starts as NaN.
+    ///
+    /// [`GraphBuilder::rows`]: crate::graph::GraphBuilder::rows
     pub fn set(&mut self, graph: &Graph, id: TensorId, value: Vec<f32>) {
-        self.data[graph.storage(id).index()] = Some(value);
+        let base = graph.storage(id);
+        let (offset, len) = (graph.tensor(id).offset as usize, value.len());
+        let whole = graph.tensor(base).numel() as usize;
+        if offset == 0 && len == whole {
+            self.data[base.index()] = Some(value);
+            return;
+        }
+        let data = self.data[base.index()].get_or_insert_with(|| vec![f32::NAN; whole]);
+        data[offset..offset + len].copy_from_slice(&value);
     }
 
     /// The value of `id`, if computed or set.
     pub fn get(&self, graph: &Graph, id: TensorId) -> Option<&[f32]> {
-        self.data[graph.storage(id).index()].as_deref()
+        let t = graph.tensor(id);
+        let (offset, len) = (t.offset as usize, t.numel() as usize);
+        self.data[graph.storage(id).index()]
+            .as_deref()
+            .map(|d| &d[offset..offset + len])
     }
 
     fn need(&self, graph: &Graph, id: TensorId) -> Result<&[f32]> {

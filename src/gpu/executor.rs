@@ -497,7 +497,7 @@ impl Executor {
                 let place = plan.arena.activations[storage]?;
                 Some(TensorView::new(
                     &arena[place.buffer as usize],
-                    place.offset,
+                    place.offset + info.offset * info.dtype.size(),
                     info.numel(),
                     info.dtype,
                     &info.name,

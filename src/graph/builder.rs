@@ -20,6 +20,9 @@ pub struct GraphOptions {
     /// Model the attention score matrix `[B·heads, Nq, Nk]` as a tensor (scores, in-place softmax,
     /// values), as a non-flash runtime stores it, instead of the flash-style [`Op::Attention`].
     pub materialised_attention: bool,
+    /// Split each transformer feed-forward into chunks of this many rows (batch × tokens, a multiple
+    /// of 128), so its 8C-wide intermediate exists one chunk at a time; 0 runs it whole.
+    pub ff_chunk_rows: u32,
 }
 
 impl Default for GraphOptions {
@@ -27,6 +30,7 @@ impl Default for GraphOptions {
         GraphOptions {
             dtype: DType::F32,
             materialised_attention: false,
+            ff_chunk_rows: 0,
         }
     }
 }
@@ -175,6 +179,7 @@ impl GraphBuilder {
             dtype,
             role,
             alias_of,
+            offset: 0,
         });
         Ok(id)
     }
@@ -237,7 +242,35 @@ impl GraphBuilder {
         } else {
             Role::Activation
         };
-        self.new_tensor(name, shape.to_vec(), dtype, role, Some(x))
+        let offset = t.offset;
+        let v = self.new_tensor(name, shape.to_vec(), dtype, role, Some(x))?;
+        self.graph.tensors[v.index()].offset = offset;
+        Ok(v)
+    }
+
+    /// Rows `r0..r1` of `x` viewed as `[rows, C]` (C its last dimension): a window of its storage,
+    /// written or read in place. Row windows let a model split an op along rows (feed-forward chunking);
+    /// the window starts `r0 · C` elements in, which the kernels bind at that byte offset, so callers
+    /// keep `r0 · C · dtype size` a multiple of 256 (the largest offset alignment WebGPU allows).
+    pub fn rows(&mut self, name: &str, x: TensorId, r0: u32, r1: u32) -> Result<TensorId> {
+        let xs = self.shape(x).to_vec();
+        let c = *xs.last().unwrap_or(&1);
+        let rows = xs.iter().map(|&d| u64::from(d)).product::<u64>() / u64::from(c.max(1));
+        if r0 >= r1 || u64::from(r1) > rows {
+            return Err(invalid(format!(
+                "{name}: rows {r0}..{r1} of {xs:?} ({rows} rows)"
+            )));
+        }
+        let t = &self.graph.tensors[x.index()];
+        let (dtype, offset) = (t.dtype, t.offset + u64::from(r0) * u64::from(c));
+        let v = self.new_tensor(name, vec![r1 - r0, c], dtype, Role::Activation, Some(x))?;
+        self.graph.tensors[v.index()].offset = offset;
+        Ok(v)
+    }
+
+    /// An activation no op has written yet, for ops that fill it through row windows ([`Self::rows`]).
+    pub fn empty(&mut self, name: &str, shape: &[u32]) -> Result<TensorId> {
+        self.activation(name, shape.to_vec())
     }
 
     /// [`Op::Linear`]: x `[.., in]`, weight `[out, in]`, bias `[out]` → `[.., out]`.
@@ -248,6 +281,30 @@ impl GraphBuilder {
         weight: TensorId,
         bias: Option<TensorId>,
         act: Activation,
+    ) -> Result<TensorId> {
+        self.linear_to(name, x, (weight, bias), act, None)
+    }
+
+    /// [`Op::Linear`] writing into `y`, an existing tensor (a row window) of the output's size.
+    pub fn linear_into(
+        &mut self,
+        y: TensorId,
+        x: TensorId,
+        weight: TensorId,
+        bias: Option<TensorId>,
+        act: Activation,
+    ) -> Result<TensorId> {
+        let name = self.graph.tensor(y).name.clone();
+        self.linear_to(&name, x, (weight, bias), act, Some(y))
+    }
+
+    fn linear_to(
+        &mut self,
+        name: &str,
+        x: TensorId,
+        (weight, bias): (TensorId, Option<TensorId>),
+        act: Activation,
+        into: Option<TensorId>,
     ) -> Result<TensorId> {
         let xs = self.shape(x).to_vec();
         let ws = self.shape(weight).to_vec();
@@ -264,7 +321,19 @@ impl GraphBuilder {
         self.check_bias(name, bias, *o)?;
         let mut ys = xs.clone();
         *ys.last_mut().expect("non-empty") = *o;
-        let y = self.activation(name, ys)?;
+        let y = match into {
+            None => self.activation(name, ys)?,
+            Some(y) => {
+                let n = |s: &[u32]| s.iter().map(|&d| u64::from(d)).product::<u64>();
+                if n(self.shape(y)) != n(&ys) || self.graph.tensor(y).dtype != self.options.dtype {
+                    return Err(invalid(format!(
+                        "{name}: linear output {ys:?} does not fit {:?}",
+                        self.shape(y)
+                    )));
+                }
+                y
+            }
+        };
         Ok(self.push(Op::Linear {
             x,
             weight,

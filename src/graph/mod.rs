@@ -96,6 +96,9 @@ pub struct TensorInfo {
     /// `Some(base)` when this tensor is a view of `base`'s storage (a reshape or an in-place result);
     /// `base` is never itself a view.
     pub alias_of: Option<TensorId>,
+    /// Elements into the base's storage where this view starts: 0 except for a row window
+    /// ([`GraphBuilder::rows`]).
+    pub offset: u64,
 }
 
 impl TensorInfo {

@@ -103,7 +103,7 @@ pub struct VaeTiling {
 impl VaeTiling {
     /// Tile sides the planner tries, largest first. Tiles normalise with their own group-norm
     /// statistics; below 16 latents the tone shift between tiles was measured above the 35 dB bound
-    /// (`tests/pipeline_tiling.rs`), so the planner stops there.
+    /// (`tests/pipeline_rewrites.rs`), so the planner stops there.
     pub const SIDES: [u32; 6] = [96, 64, 48, 32, 24, 16];
 
     /// Tiles of `tile` latents overlapping by a quarter of a tile (diffusers' `tile_overlap_factor`).

@@ -79,16 +79,22 @@ impl BasicTransformerBlock {
         let n = nn::layer_norm(b, &p.pp("norm3"), x, eps)?; // [B, N, C]
         let ff = p.pp("ff").pp("net");
         let inner = 4 * c;
-        let h = nn::linear(
-            b,
-            &ff.pp(0).pp("proj"),
-            n,
-            (c, 2 * inner),
-            true,
-            Activation::None,
-        )?; // [B, N, 8C]
-        let h = b.geglu(&ff.key("geglu"), h)?; // [B, N, 4C]
-        let h = nn::linear(b, &ff.pp(2), h, (inner, c), true, Activation::None)?; // [B, N, C]
+        let chunk = b.options().ff_chunk_rows;
+        let rows = b.shape(n).iter().product::<u32>() / c;
+        let h = if chunk == 0 || rows <= chunk {
+            let h = nn::linear(
+                b,
+                &ff.pp(0).pp("proj"),
+                n,
+                (c, 2 * inner),
+                true,
+                Activation::None,
+            )?; // [B, N, 8C]
+            let h = b.geglu(&ff.key("geglu"), h)?; // [B, N, 4C]
+            nn::linear(b, &ff.pp(2), h, (inner, c), true, Activation::None)? // [B, N, C]
+        } else {
+            feed_forward_chunked(b, &ff, n, (c, inner), chunk)? // [B, N, C]
+        };
         b.add(&p.key("add3"), h, x) // [B, N, C]
     }
 }
@@ -151,4 +157,33 @@ impl Transformer2DModel {
         };
         b.add(&p.key("out"), y, x) // [B, C, H, W]
     }
+}
+
+/// The GEGLU feed-forward `net.2(geglu(net.0.proj(x)))` of `x` `[B, N, C]`, `chunk` rows (of B·N) at a
+/// time: each chunk's 8C-wide projection and 4C-wide GEGLU are separate small tensors, and its output
+/// rows are written straight into the result. Every row is computed exactly as unchunked.
+fn feed_forward_chunked(
+    b: &mut GraphBuilder,
+    ff: &Scope,
+    x: TensorId,
+    (c, inner): (u32, u32),
+    chunk: u32,
+) -> Result<TensorId> {
+    let shape = b.shape(x).to_vec();
+    let rows = shape.iter().product::<u32>() / c;
+    let w1 = b.weight(&ff.pp(0).pp("proj").key("weight"), &[2 * inner, c])?; // [8C, C]
+    let b1 = b.weight(&ff.pp(0).pp("proj").key("bias"), &[2 * inner])?; // [8C]
+    let w2 = b.weight(&ff.pp(2).key("weight"), &[c, inner])?; // [C, 4C]
+    let b2 = b.weight(&ff.pp(2).key("bias"), &[c])?; // [C]
+    let out = b.empty(&ff.key("out"), &[rows, c])?; // [B·N, C]
+    let none = Activation::None;
+    for r0 in (0..rows).step_by(chunk as usize) {
+        let r1 = (r0 + chunk).min(rows);
+        let xi = b.rows(&ff.key(format!("rows{r0}")), x, r0, r1)?; // [r, C]
+        let h = b.linear(ff.pp(0).pp("proj").as_str(), xi, w1, Some(b1), none)?; // [r, 8C]
+        let h = b.geglu(&ff.key("geglu"), h)?; // [r, 4C]
+        let yi = b.rows(&ff.key(format!("out{r0}")), out, r0, r1)?; // [r, C]
+        b.linear_into(yi, h, w2, Some(b2), none)?; // [r, C]
+    }
+    b.view(&ff.key("out_seq"), out, &shape) // [B, N, C]
 }

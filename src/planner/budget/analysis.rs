@@ -88,6 +88,10 @@ pub(super) struct Analysis<'a, 'g> {
     /// The activation peak over ops outside every phase.
     outside_peak: u64,
     pub(super) params: u64,
+    /// The parameter buffers (computed once: every choice's buffers include them).
+    param_buffers: Vec<u64>,
+    /// Bytes of `shared`.
+    shared_bytes: u64,
     /// The largest group or resident chunk: a quarter of a buffer, so the split into buffers wastes
     /// little.
     cap: u64,
@@ -158,9 +162,11 @@ impl<'a, 'g> Analysis<'a, 'g> {
             act_live,
             phase_of,
             phases: Vec::new(),
+            shared_bytes: shared.iter().map(|w| w.bytes).sum(),
             shared,
             outside_peak,
             params: inputs.params.bytes(graph),
+            param_buffers: inputs.params.buffers(graph),
             cap: (limits.max_buffer_size / 4 / align * align).max(align),
             steps: inputs.params.max_steps.max(1) as u64,
         };
@@ -346,7 +352,7 @@ impl<'a, 'g> Analysis<'a, 'g> {
     }
 
     fn resident_bytes(&self, choice: &[usize]) -> u64 {
-        self.shared.iter().map(|w| w.bytes).sum::<u64>()
+        self.shared_bytes
             + self
                 .phases
                 .iter()
@@ -367,7 +373,7 @@ impl<'a, 'g> Analysis<'a, 'g> {
     /// The device buffers besides staging: `arena` buffers, then the parameter buffers.
     pub(super) fn buffers(&self, arena: &[u64]) -> Vec<u64> {
         let mut buffers = arena.to_vec();
-        buffers.extend(self.inputs.params.buffers(self.inputs.graph));
+        buffers.extend(&self.param_buffers);
         buffers
     }
 

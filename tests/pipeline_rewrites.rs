@@ -1,4 +1,6 @@
-//! The tiled VAE end to end: each tiny pipeline's diffusers reference run
+//! The budget rewrites end to end: the tiled VAE and the chunked feed-forward.
+//!
+//! The tiled VAE: each tiny pipeline's diffusers reference run
 //! (`tests/fixtures/<name>/pipeline/`, see `pipeline_parity.rs`) drawn again with the VAE decoded (and,
 //! for img2img, encoded) tile by tile.
 //!
@@ -17,7 +19,9 @@ use std::path::PathBuf;
 use serde_json::Value;
 use wgsd::graph::DType;
 use wgsd::models::pipeline_graph::VaeTiling;
-use wgsd::pipeline::{InitImage, Model, Pipeline, PipelineOptions, Request, TilingChoice};
+use wgsd::pipeline::{
+    ChunkChoice, InitImage, Model, Pipeline, PipelineOptions, Request, TilingChoice,
+};
 use wgsd::scheduler::{Sampler, Schedule};
 use wgsd::weights::{self, SafetensorsFile};
 
@@ -76,7 +80,13 @@ fn psnr_unit(ours: &[f32], want_unit: &[f32]) -> f64 {
     10.0 * (1.0 / mse.max(1e-20)).log10()
 }
 
-fn pipeline(name: &str, dtype: DType, img2img: bool, tiling: TilingChoice) -> Pipeline {
+fn pipeline(
+    name: &str,
+    dtype: DType,
+    img2img: bool,
+    tiling: TilingChoice,
+    ff_chunking: ChunkChoice,
+) -> Pipeline {
     let model = Model::open(fixture(name)).unwrap();
     let r = Reference::open(name);
     let size = |k: &str| r.json[k].as_u64().unwrap() as u32;
@@ -85,6 +95,7 @@ fn pipeline(name: &str, dtype: DType, img2img: bool, tiling: TilingChoice) -> Pi
     o.img2img = img2img;
     o.max_steps = 10;
     o.vae_tiling = tiling;
+    o.ff_chunking = ff_chunking;
     Pipeline::new(common::shared_gpu(), model, o).unwrap()
 }
 
@@ -97,8 +108,8 @@ fn txt2img(name: &str) {
     let r = Reference::open(name);
     let want = r.tensor("ddim.image");
     for dtype in common::float_dtypes() {
-        let mut whole = pipeline(name, dtype, false, TilingChoice::Off);
-        let mut tiled = pipeline(name, dtype, false, SMALL);
+        let mut whole = pipeline(name, dtype, false, TilingChoice::Off, ChunkChoice::Off);
+        let mut tiled = pipeline(name, dtype, false, SMALL, ChunkChoice::Off);
         assert_eq!(whole.vae_tiling(), None);
         assert_eq!(
             Some(TilingChoice::Fixed(tiled.vae_tiling().unwrap())),
@@ -153,7 +164,7 @@ fn tiled_img2img_encodes_and_decodes_within_35_db() {
         pixels: r.tensor(&format!("{key}.init_image")),
         strength: r.json["strength"].as_f64().unwrap_or(0.6),
     });
-    let mut p = pipeline(name, DType::F32, true, SMALL);
+    let mut p = pipeline(name, DType::F32, true, SMALL, ChunkChoice::Off);
     let image = p.generate(&request, |_, _| {}).unwrap().0;
     let db = psnr_unit(&image, &want);
     println!("{name} img2img ddim, tiled encode and decode: {db:.1} dB against diffusers");
@@ -196,6 +207,7 @@ fn streaming_into_a_tiled_vae_is_exact() {
         graph: Default::default(),
         img2img: false,
         tiling: tiles,
+        ff_chunking: wgsd::pipeline::ChunkChoice::Off,
         limits,
         param_slot,
     };
@@ -217,4 +229,30 @@ fn streaming_into_a_tiled_vae_is_exact() {
             .all(|(a, b)| a.to_bits() == b.to_bits()),
         "streamed weights changed the tiled image"
     );
+}
+
+/// The feed-forward in chunks of 128 rows (tiny-sd1's attention level has 2 × 96 rows: a chunk of 128
+/// and one of 64, written through row windows of one output) computes every row as the whole one does:
+/// the image is bit-identical, in f32 and f16.
+#[test]
+fn a_chunked_feed_forward_is_exact() {
+    let r = Reference::open("tiny-sd1");
+    for dtype in common::float_dtypes() {
+        let image = |chunking: ChunkChoice| {
+            let mut p = pipeline("tiny-sd1", dtype, false, TilingChoice::Off, chunking);
+            assert_eq!(
+                p.ff_chunk_rows(),
+                if chunking == ChunkChoice::Off { 0 } else { 128 }
+            );
+            p.generate(&r.request(), |_, _| {}).unwrap().0
+        };
+        let (whole, chunked) = (image(ChunkChoice::Off), image(ChunkChoice::Rows(128)));
+        assert!(
+            whole
+                .iter()
+                .zip(&chunked)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{dtype:?}: chunking changed the image"
+        );
+    }
 }
