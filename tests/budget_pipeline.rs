@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use wgsd::gpu::{Executor, ExecutorOptions, Gpu};
 use wgsd::graph::{DType, GraphOptions};
-use wgsd::models::pipeline_graph::RunShape;
+use wgsd::models::pipeline_graph::{RunShape, VaeTiling};
 use wgsd::pipeline::{GenerationSpec, Model, Pipeline, PipelineOptions, Request};
 use wgsd::planner::budget::BudgetPlan;
 use wgsd::Error;
@@ -30,17 +30,34 @@ fn device() -> (MutexGuard<'static, ()>, Arc<Gpu>) {
 }
 
 fn model() -> Model {
-    Model::open(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-sd1"))
-        .expect("the tiny-sd1 fixture opens")
+    model_named("tiny-sd1")
+}
+
+fn model_named(name: &str) -> Model {
+    Model::open(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .expect("the fixture opens")
 }
 
 /// 96×96 (latents 48×48): in f32 the budgets run from one shared 4 MiB allocator block (weights
 /// streamed, everything small) to buffers with memory of their own (8 MiB). In f16 the whole run fits one
 /// block at this size, so there is nothing between the minimum and all-resident to sweep.
-const SIZE: (u32, u32) = (96, 96);
+const SIZE: u32 = 96;
+
+/// tiny-3level (VAE factor 4) at 160×160 (latents 40×40), f32: the VAE decoder's activations are the
+/// largest phase, so the bottom of the sweep needs a tiled VAE (tiny-sd1's U-Net, on a latent half the
+/// image's side, always outgrows its VAE).
+const TILED: (&str, u32) = ("tiny-3level", 160);
 
 fn options(model: &Model, precision: DType, budget: Option<u64>) -> PipelineOptions {
-    let mut o = PipelineOptions::new(model, SIZE.0, SIZE.1);
+    options_at(SIZE, model, precision, budget)
+}
+
+fn options_at(size: u32, model: &Model, precision: DType, budget: Option<u64>) -> PipelineOptions {
+    let mut o = PipelineOptions::new(model, size, size);
     o.precision = precision;
     o.max_steps = 2;
     o.budget = budget;
@@ -95,17 +112,28 @@ fn reserved(gpu: &Gpu) -> u64 {
 /// One generation under `budget`: the image, and the most the device reserved above `before`.
 struct Run {
     image: Vec<f32>,
+    tiling: Option<VaeTiling>,
     peak: u64,
     total: u64,
 }
 
 fn generate(gpu: &Arc<Gpu>, precision: DType, budget: Option<u64>) -> wgsd::Result<Run> {
+    generate_at(("tiny-sd1", SIZE), gpu, precision, budget)
+}
+
+fn generate_at(
+    (name, size): (&str, u32),
+    gpu: &Arc<Gpu>,
+    precision: DType,
+    budget: Option<u64>,
+) -> wgsd::Result<Run> {
     let before = reserved(gpu);
-    let model = model();
-    let o = options(&model, precision, budget);
+    let model = model_named(name);
+    let o = options_at(size, &model, precision, budget);
     let mut p = Pipeline::new(Arc::clone(gpu), model, o)?;
     let mut peak = reserved(gpu);
     let total = p.memory().total();
+    let tiling = p.vae_tiling();
     let mut g = p.start(&request(2))?;
     peak = peak.max(reserved(gpu));
     while g.step()? {
@@ -121,6 +149,7 @@ fn generate(gpu: &Arc<Gpu>, precision: DType, budget: Option<u64>) -> wgsd::Resu
     );
     Ok(Run {
         image,
+        tiling,
         peak: peak - before,
         total,
     })
@@ -279,4 +308,64 @@ fn twenty_streamed_generations_leave_reserved_memory_unchanged() {
     }
     drop(p);
     assert_eq!(reserved(&gpu), before);
+}
+
+/// PSNR in dB of two images in [-1, 1], on [0, 1].
+fn psnr(a: &[f32], b: &[f32]) -> f64 {
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| ((x - y) as f64 / 2.0).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    10.0 * (1.0 / mse.max(1e-20)).log10()
+}
+
+/// Eight budgets from the minimum (VAE tiled) to all-resident (VAE whole) on [`TILED`]: every run
+/// fits its budget by wgpu's report; the image equals the unconstrained run's bit for bit where only
+/// residency and streaming changed, and stays within 35 dB PSNR of it where the VAE was tiled.
+#[test]
+fn a_sweep_through_vae_tiling_fits_every_budget() {
+    let (_guard, gpu) = device();
+    let m = model_named(TILED.0);
+    let o = |budget| options_at(TILED.1, &m, DType::F32, budget);
+    let lo = plan_for(&gpu, &m, &o(None), true).unwrap().memory.total();
+    let hi = plan_for(&gpu, &m, &o(None), false).unwrap().memory.total();
+    assert!(lo < hi, "nothing to sweep: {lo} ≥ {hi}");
+    let reference = generate_at(TILED, &gpu, DType::F32, None).unwrap();
+    assert_eq!(reference.tiling, None);
+    let mut tiled = 0;
+    println!("budget MiB | VAE tiles | planned MiB | peak reserved MiB | PSNR dB");
+    for k in 0..8u64 {
+        let budget = lo + (hi - lo) * k / 7;
+        let run = generate_at(TILED, &gpu, DType::F32, Some(budget)).unwrap();
+        let db = psnr(&run.image, &reference.image);
+        println!(
+            "{:.2} | {:?} | {:.2} | {:.2} | {db:.1}",
+            budget as f64 / MIB,
+            run.tiling.map(|t| t.tile),
+            run.total as f64 / MIB,
+            run.peak as f64 / MIB
+        );
+        assert!(
+            run.total <= budget && run.peak <= budget,
+            "budget {budget}: {} / {}",
+            run.total,
+            run.peak
+        );
+        match run.tiling {
+            Some(_) => {
+                tiled += 1;
+                assert!(db >= 35.0, "budget {budget}: tiled PSNR {db:.1} dB");
+            }
+            None => assert!(
+                run.image
+                    .iter()
+                    .zip(&reference.image)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "budget {budget}: the untiled image differs"
+            ),
+        }
+    }
+    assert!(tiled > 0, "no budget of the sweep tiled the VAE");
 }

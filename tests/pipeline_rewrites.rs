@@ -6,11 +6,11 @@
 //!
 //! Tiles normalise with their own group-norm statistics and attend within themselves, so a tiled VAE
 //! is an approximation; the bound is PSNR ≥ 35 dB against the whole-VAE image (here against
-//! diffusers', on [0, 1]). The tiles are the smallest the planner picks by itself (16 latents, overlap
-//! 4, on a 24×16 latent: two tiles with a 8-latent blend), the hardest case it allows for tone shifts
-//! and seams. (Smaller tiles, which a user may still ask for, measured here: 8 latents 24.9–32.7 dB,
-//! 12 latents 29.5–34.3 dB; tiny-3level's 12×8 latent is smaller than one 16-latent tile.) Tiling must
-//! change nothing else: the latents before decoding are bit-identical.
+//! diffusers', on [0, 1]). These tiles are smaller than the planner's smallest (32 latents): 16
+//! latents, overlap 4, on a 24×16 latent, two tiles with an 8-latent blend. At this size they stay
+//! within the bound (36–42 dB); at 96² they fell to 31.6–34.1 dB, which is why the planner stops at 32
+//! (see `VaeTiling::SIDES`). Tiling must change nothing else: the latents before decoding are
+//! bit-identical.
 
 mod common;
 
