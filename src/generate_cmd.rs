@@ -52,8 +52,8 @@ pub struct GenerateArgs {
     pub sampler: String,
     /// `discrete` or `karras`.
     pub schedule: Schedule,
-    /// Storage precision.
-    pub precision: DType,
+    /// Storage precision; `None`: f32, or f16 when only f16 fits the budget.
+    pub precision: Option<DType>,
     /// Device memory budget in bytes.
     pub budget: Option<u64>,
     /// Adapter name substring or backend.
@@ -176,6 +176,9 @@ fn strategy(pipeline: &Pipeline) -> String {
             pipeline.ff_chunk_rows()
         );
     }
+    if pipeline.options().f16_fallback && pipeline.options().precision == DType::F16 {
+        s += ", f16 (no f32 plan fits the budget)";
+    }
     s
 }
 
@@ -296,7 +299,8 @@ pub fn run(args: &GenerateArgs, mut status: impl FnMut(&str)) -> Result<Generate
     })?);
     let guidance = args.cfg_scale > 1.0;
     let mut options = PipelineOptions::new(&model, width, height);
-    options.precision = args.precision;
+    options.precision = args.precision.unwrap_or(DType::F32);
+    options.f16_fallback = args.precision.is_none();
     options.guidance = guidance;
     options.img2img = init.is_some();
     options.max_steps = args.steps;

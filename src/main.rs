@@ -78,9 +78,10 @@ struct GenerateCli {
     /// Timestep schedule.
     #[arg(long, value_enum, default_value = "discrete")]
     schedule: ScheduleArg,
-    /// Storage precision of weights and activations.
-    #[arg(long, value_enum, default_value = "f32")]
-    precision: Precision,
+    /// Storage precision of weights and activations; auto: f32, or f16 when only f16 fits --budget
+    /// (and the device has SHADER_F16).
+    #[arg(long, value_enum, default_value = "auto")]
+    precision: GeneratePrecision,
     /// Device memory the run may use (SIZE: 512MiB, 2GiB, ...).
     #[arg(long)]
     budget: Option<String>,
@@ -132,8 +133,9 @@ fn generate(cli: GenerateCli) -> Result<bool> {
             ScheduleArg::Karras => Schedule::Karras,
         },
         precision: match cli.precision {
-            Precision::F32 => DType::F32,
-            Precision::F16 => DType::F16,
+            GeneratePrecision::Auto => None,
+            GeneratePrecision::F32 => Some(DType::F32),
+            GeneratePrecision::F16 => Some(DType::F16),
         },
         budget: cli.budget.as_deref().map(parse_size).transpose()?,
         adapter: cli.adapter,
@@ -153,6 +155,13 @@ fn generate(cli: GenerateCli) -> Result<bool> {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Precision {
+    F32,
+    F16,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum GeneratePrecision {
+    Auto,
     F32,
     F16,
 }

@@ -289,6 +289,9 @@ pub struct PipelineOptions {
     /// Whether the U-Net's feed-forward runs in chunks of rows ([`ChunkChoice::Auto`]: only when that
     /// fits a budget the whole one does not, or uploads less).
     pub ff_chunking: ChunkChoice,
+    /// With `precision` f32: store in f16 instead when no f32 plan fits the budget and the device has
+    /// `SHADER_F16` (the pipeline's [`Pipeline::options`] then say f16).
+    pub f16_fallback: bool,
 }
 
 impl PipelineOptions {
@@ -306,6 +309,7 @@ impl PipelineOptions {
             budget: None,
             vae_tiling: TilingChoice::Auto,
             ff_chunking: ChunkChoice::Auto,
+            f16_fallback: false,
         }
     }
 }
@@ -401,11 +405,12 @@ impl Pipeline {
             batch: if options.guidance { 2 } else { 1 },
         };
         let (limits, param_slot) = Executor::device_limits(&gpu);
-        let spec = GenerationSpec {
+        let mut options = options;
+        let spec = |precision: DType| GenerationSpec {
             config: &model.config,
             run,
             graph: GraphOptions {
-                dtype: options.precision,
+                dtype: precision,
                 ..Default::default()
             },
             img2img: options.img2img,
@@ -419,13 +424,38 @@ impl Pipeline {
             max_steps: options.max_steps,
             budget: options.budget,
         };
+        let planned = match spec(options.precision).plan(&executor_options) {
+            Err(Error::Budget { .. })
+                if options.f16_fallback
+                    && options.precision == DType::F32
+                    && gpu.check_dtype(DType::F16).is_ok() =>
+            {
+                let planned = spec(DType::F16).plan(&executor_options).map_err(|e| match e {
+                    Error::Budget {
+                        budget,
+                        minimum,
+                        minimum_mib,
+                        message,
+                    } => Error::Budget {
+                        budget,
+                        minimum,
+                        minimum_mib,
+                        message: format!("{message} (in f16; f32 needs more)"),
+                    },
+                    e => e,
+                })?;
+                options.precision = DType::F16;
+                planned
+            }
+            other => other?,
+        };
         let PlannedGeneration {
             graph,
             tensors,
             tiling,
             ff_chunk_rows,
             plan,
-        } = spec.plan(&executor_options)?;
+        } = planned;
         let phase = |name: &str| {
             graph
                 .phases

@@ -369,3 +369,39 @@ fn a_sweep_through_vae_tiling_fits_every_budget() {
     }
     assert!(tiled > 0, "no budget of the sweep tiled the VAE");
 }
+
+/// With `f16_fallback`, a budget only an f16 plan fits loads in f16 (and stays within it) instead of
+/// being refused; without it, the same budget is refused naming the f32 minimum.
+#[test]
+fn a_budget_only_f16_fits_falls_back_to_f16() {
+    let (_guard, gpu) = device();
+    if !common::float_dtypes().contains(&DType::F16) {
+        println!("no SHADER_F16 on this adapter: nothing to fall back to");
+        return;
+    }
+    let m = model();
+    let size = 160;
+    let f32_min = plan_for(&gpu, &m, &options_at(size, &m, DType::F32, None), true)
+        .unwrap()
+        .memory
+        .total();
+    let f16_min = plan_for(&gpu, &m, &options_at(size, &m, DType::F16, None), true)
+        .unwrap()
+        .memory
+        .total();
+    assert!(f16_min < f32_min, "{f16_min} ≥ {f32_min}");
+    let mut o = options_at(size, &m, DType::F32, Some(f16_min));
+    let refused = Pipeline::new(Arc::clone(&gpu), model(), o.clone()).err();
+    assert!(
+        matches!(refused, Some(Error::Budget { minimum, .. }) if minimum == f32_min),
+        "{refused:?}"
+    );
+    o.f16_fallback = true;
+    let before = reserved(&gpu);
+    let mut p = Pipeline::new(Arc::clone(&gpu), m, o).unwrap();
+    assert_eq!(p.options().precision, DType::F16);
+    assert!(p.memory().total() <= f16_min);
+    let image = p.generate(&request(1), |_, _| {}).unwrap().0;
+    assert!(image.iter().all(|v| v.is_finite()));
+    assert!(reserved(&gpu) - before <= f16_min);
+}
