@@ -430,20 +430,22 @@ impl Pipeline {
                     && options.precision == DType::F32
                     && gpu.check_dtype(DType::F16).is_ok() =>
             {
-                let planned = spec(DType::F16).plan(&executor_options).map_err(|e| match e {
-                    Error::Budget {
-                        budget,
-                        minimum,
-                        minimum_mib,
-                        message,
-                    } => Error::Budget {
-                        budget,
-                        minimum,
-                        minimum_mib,
-                        message: format!("{message} (in f16; f32 needs more)"),
-                    },
-                    e => e,
-                })?;
+                let planned = spec(DType::F16)
+                    .plan(&executor_options)
+                    .map_err(|e| match e {
+                        Error::Budget {
+                            budget,
+                            minimum,
+                            minimum_mib,
+                            message,
+                        } => Error::Budget {
+                            budget,
+                            minimum,
+                            minimum_mib,
+                            message: format!("{message} (in f16; f32 needs more)"),
+                        },
+                        e => e,
+                    })?;
                 options.precision = DType::F16;
                 planned
             }
