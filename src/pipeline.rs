@@ -1,9 +1,10 @@
 //! The pipeline: tokenize → encode the prompts → denoise → decode, on one planned arena.
 //!
 //! A [`Model`] is the configs, tokenizer, scheduler config and weights of a diffusers folder or a
-//! single-file checkpoint. A [`Pipeline`] loads it onto a [`Gpu`] for one image size: it builds the
-//! generation graph ([`generation_graph`]), plans it, creates every buffer and uploads the weights. It
-//! then runs any number of generations without creating anything on the device:
+//! single-file checkpoint. A [`Pipeline`] loads it onto a [`Gpu`] for one image size: it chooses and
+//! builds the generation graph for its budget ([`GenerationSpec`]: the VAE whole or tiled, the
+//! feed-forward whole or chunked, f32 or f16) and plans it, creates every buffer and uploads the
+//! weights. It then runs any number of generations without creating anything on the device:
 //!
 //! ```text
 //! Pipeline::start(request)   tokens → text encoder            (phase text_encode)

@@ -8,9 +8,10 @@
 //! - [`Residency::Resident`]: live over the whole run, uploaded once at load. Nothing is uploaded
 //!   while generating: the fastest, and the most memory.
 //! - [`Residency::PhaseResident`]: live only during its phase, uploaded when the phase starts (once
-//!   per generation). The U-Net phase is replayed every denoising step, so its weights live over the
-//!   whole phase and are uploaded before the first step only; the text encoder's and the VAE's live
-//!   from their phase's first to its last use. Phases take turns in the same bytes of the arena.
+//!   per generation). The U-Net phase is replayed every denoising step, and a tiled VAE phase once per
+//!   tile, so their weights live over the whole phase and are uploaded before the first run only; the
+//!   text encoder's and an untiled VAE's live from their phase's first to its last use. Phases take
+//!   turns in the same bytes of the arena.
 //! - [`Residency::Streamed`]: the phase's weights are cut into upload groups of consecutive ops (one
 //!   group per op at the finest, or groups of up to a target size); each group is uploaded just before
 //!   its first op and lives until its last, in every run of the phase (so every step for the U-Net).
@@ -51,7 +52,7 @@
 //! ```
 //!
 //! where a phase-resident phase uploads its weights once, a streamed once-run phase (text encoder,
-//! VAE) once, a streamed U-Net `steps` times, and each copy is one fill-map-copy-submit round trip of
+//! VAE) once, a streamed U-Net `steps` times, a streamed tiled VAE once per tile, and each copy is one fill-map-copy-submit round trip of
 //! the staging buffer (`ceil(group / staging)` per group). `steps` is the most a generation may run
 //! ([`ParamSlots::max_steps`]). The constants were measured on lavapipe through the executor's own
 //! upload path (`tests/budget_upload_speed.rs`); a discrete GPU over PCIe has the same order of
@@ -72,6 +73,10 @@
 //!   streamed per op, the others the cheapest that fit under it. A budget below it is refused with
 //!   [`Error::Budget`], naming the op where the arena peaks ([`Peak`]). [`phase_floors`] gives each
 //!   phase's own floor, to see what a rewrite of the dominant one (a tiled VAE) would gain.
+//!
+//! This planner fits one graph. The rewrites that change the graph (a tiled VAE, a chunked
+//! feed-forward) are chosen over graphs by [`crate::pipeline::GenerationSpec`], which asks this
+//! planner about each candidate.
 //!
 //! # Example usage
 //!
