@@ -132,6 +132,50 @@ impl GenerationSpec<'_> {
         generation_graph(self.config, &self.run, options, stages)
     }
 
+    /// Builds `candidate`'s graph and asks `plan` about it. `plan` sees the graph and its budget inputs
+    /// and may decline (`Ok(None)`); a refusal ([`Error::Budget`]) is recorded in `refused` and
+    /// declines too; any other error ends the search.
+    fn evaluate(
+        &self,
+        candidate: Candidate,
+        options: &ExecutorOptions,
+        refused: &mut Vec<(Candidate, Error)>,
+        plan: impl FnOnce(&Graph, &budget::BudgetInputs<'_>) -> Result<Option<BudgetPlan>>,
+    ) -> Result<Option<PlannedGeneration>> {
+        let (graph, tensors) = self.build(candidate)?;
+        let scratch = Executor::scratch(&graph);
+        let inputs =
+            Executor::budget_inputs(&graph, &scratch, self.limits, self.param_slot, options);
+        let plan = match plan(&graph, &inputs) {
+            Ok(Some(plan)) => plan,
+            Ok(None) => return Ok(None),
+            Err(e @ Error::Budget { .. }) => {
+                refused.push((candidate, e));
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Some(PlannedGeneration {
+            graph,
+            tensors,
+            tiling: candidate.0,
+            ff_chunk_rows: candidate.1,
+            plan,
+        }))
+    }
+
+    /// The candidates in order of preference, grouped by tiling.
+    fn candidates(&self) -> Vec<Vec<Candidate>> {
+        let f = self.config.vae.scale_factor();
+        let (h, w) = (self.run.height / f, self.run.width / f);
+        let chunks = self.ff_chunking.candidates();
+        self.tiling
+            .candidates(h, w)
+            .into_iter()
+            .map(|t| chunks.iter().map(|&c| (t, c)).collect())
+            .collect()
+    }
+
     /// Plans the candidates with `plan`, tiling by tiling; `better(plan, best)` says whether a plan
     /// replaces the best so far, and `stop(best, improved)` after each tiling whether to go on
     /// (`improved`: that tiling replaced the best). The first error other than a refusal ends the
@@ -140,50 +184,31 @@ impl GenerationSpec<'_> {
     fn search(
         &self,
         options: &ExecutorOptions,
-        mut plan: impl FnMut(&budget::BudgetInputs<'_>) -> Result<BudgetPlan>,
+        plan: impl Fn(&budget::BudgetInputs<'_>) -> Result<BudgetPlan>,
         better: impl Fn(&BudgetPlan, &BudgetPlan) -> bool,
         stop: impl Fn(&BudgetPlan, bool) -> bool,
     ) -> Result<PlannedGeneration> {
-        let f = self.config.vae.scale_factor();
-        let (h, w) = (self.run.height / f, self.run.width / f);
         let mut best: Option<PlannedGeneration> = None;
         let mut refused = Vec::new();
-        for tiling in self.tiling.candidates(h, w) {
+        for group in self.candidates() {
             let mut improved = false;
             let mut whole_ops = None;
-            for chunk in self.ff_chunking.candidates() {
-                let (graph, tensors) = self.build((tiling, chunk))?;
-                if chunk > 0 && whole_ops == Some(graph.ops.len()) {
-                    continue;
-                }
-                if chunk == 0 {
-                    whole_ops = Some(graph.ops.len());
-                }
-                let scratch = Executor::scratch(&graph);
-                let inputs = Executor::budget_inputs(
-                    &graph,
-                    &scratch,
-                    self.limits,
-                    self.param_slot,
-                    options,
-                );
-                let p = match plan(&inputs) {
-                    Ok(p) => p,
-                    Err(e @ Error::Budget { .. }) => {
-                        refused.push(((tiling, chunk), e));
-                        continue;
+            for candidate in group {
+                let found = self.evaluate(candidate, options, &mut refused, |graph, inputs| {
+                    let ops = Some(graph.ops.len());
+                    if candidate.1 > 0 && whole_ops == ops {
+                        return Ok(None);
                     }
-                    Err(e) => return Err(e),
-                };
-                if best.as_ref().is_none_or(|b| better(&p, &b.plan)) {
-                    improved = true;
-                    best = Some(PlannedGeneration {
-                        graph,
-                        tensors,
-                        tiling,
-                        ff_chunk_rows: chunk,
-                        plan: p,
-                    });
+                    if candidate.1 == 0 {
+                        whole_ops = ops;
+                    }
+                    plan(inputs).map(Some)
+                })?;
+                if let Some(p) = found {
+                    if best.as_ref().is_none_or(|b| better(&p.plan, &b.plan)) {
+                        improved = true;
+                        best = Some(p);
+                    }
                 }
             }
             if best.as_ref().is_some_and(|b| stop(&b.plan, improved)) {
@@ -224,53 +249,31 @@ impl GenerationSpec<'_> {
     /// phase floor ([`budget::phase_floors`], a lower bound) is above the target, and stopping at the
     /// first that reaches it.
     pub fn minimum(&self, options: &ExecutorOptions) -> Result<PlannedGeneration> {
-        let f = self.config.vae.scale_factor();
-        let (h, w) = (self.run.height / f, self.run.width / f);
-        let chunks = self.ff_chunking.candidates();
-        let mut candidates: Vec<Candidate> = self
-            .tiling
-            .candidates(h, w)
-            .into_iter()
-            .flat_map(|t| chunks.iter().map(move |&c| (t, c)))
-            .collect();
+        let mut candidates: Vec<Candidate> = self.candidates().into_iter().flatten().collect();
         let compact = candidates.pop().expect("at least one candidate");
         let mut refused = Vec::new();
-        let mut minimum_of = |candidate: Candidate,
-                              target: Option<u64>|
-         -> Result<Option<PlannedGeneration>> {
-            let (graph, tensors) = self.build(candidate)?;
-            let scratch = Executor::scratch(&graph);
-            let inputs =
-                Executor::budget_inputs(&graph, &scratch, self.limits, self.param_slot, options);
-            // A lower bound first: the largest phase floor (activations with the phase's
-            // weights streamed op by op) is cheap, the minimum is not.
-            if let Some(t) = target {
-                let floor = budget::phase_floors(&inputs)?
-                    .into_iter()
-                    .map(|(_, bytes)| bytes)
-                    .max()
-                    .unwrap_or(0);
-                if floor > t {
-                    return Ok(None);
+        // The minimum of `candidate` when it is at most `target` (any, without one).
+        let mut minimum_of = |candidate: Candidate, target: Option<u64>| {
+            self.evaluate(candidate, options, &mut refused, |_, inputs| {
+                // A lower bound first: the largest phase floor (activations with the phase's
+                // weights streamed op by op) is cheap, the minimum is not.
+                if let Some(t) = target {
+                    let floors = budget::phase_floors(inputs)?;
+                    if floors
+                        .into_iter()
+                        .map(|(_, bytes)| bytes)
+                        .max()
+                        .unwrap_or(0)
+                        > t
+                    {
+                        return Ok(None);
+                    }
                 }
-            }
-            match budget::min_budget(&inputs) {
-                Ok(plan) if target.is_none_or(|t| plan.memory.total() <= t) => {
-                    Ok(Some(PlannedGeneration {
-                        graph,
-                        tensors,
-                        tiling: candidate.0,
-                        ff_chunk_rows: candidate.1,
-                        plan,
-                    }))
-                }
-                Ok(_) => Ok(None),
-                Err(e @ Error::Budget { .. }) => {
-                    refused.push((candidate, e));
-                    Ok(None)
-                }
-                Err(e) => Err(e),
-            }
+                let plan = budget::min_budget(inputs)?;
+                Ok(target
+                    .is_none_or(|t| plan.memory.total() <= t)
+                    .then_some(plan))
+            })
         };
         let Some(most_compact) = minimum_of(compact, None)? else {
             return Err(smallest_refusal(refused));
