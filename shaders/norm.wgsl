@@ -12,6 +12,12 @@
 // - `group_norm_apply`: each workgroup merges the `splits` partials of its group (the same way), then
 //   normalises its chunk: y = (x − mean) / sqrt(var + eps) · gamma[c] + beta[c], SiLU optionally fused.
 //
+// Group norm with statistics shared across the tiles of a tiled VAE: `tile_stats` holds one summary
+// (count, mean, M2) of x itself per (batch, group), over every tile gathered so far.
+// - `group_norm_gather` (grid (1, B·G)): merges this tile's partials (from `group_norm_stats`), shifts
+//   the mean back by x0, and folds the summary into `tile_stats` (the first tile overwrites it).
+// - `group_norm_apply_shared` (grid as `group_norm_apply`): normalises with the `tile_stats` summary.
+//
 // Layer norm: one workgroup per row of `width` elements (grid linear index `wid.x + wid.y · nwg.x`); the
 // mean is reduced first, then Σ(x − mean)², then the row is written: three reads of a row, exact two-pass,
 // on x − x0 with x0 the row's first element (as for group norm).
@@ -28,7 +34,7 @@ struct Params {
     eps: f32,           // both
     rows: u32,          // layer norm: number of rows
     width: u32,         // layer norm: elements per row (the last dimension)
-    _pad: u32,
+    first: u32,         // group_norm_gather: 1 to overwrite `tile_stats` rather than merge into it
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -37,6 +43,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> beta: array<Elem>;          // shift, same shape as gamma
 @group(0) @binding(4) var<storage, read_write> y: array<Elem>;             // output, shape of x
 @group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>; // group norm scratch [B·G·splits]: (count, mean, M2, 0)
+@group(0) @binding(6) var<storage, read_write> tile_stats: array<vec4<f32>>;   // shared statistics [B·G]: (count, mean, M2, 0) of x
 
 override WG: u32 = 256u;  // group norm threads: a power of two ≤ WG_MAX (fewer on software adapters)
 const WG_MAX: u32 = 256u;
@@ -105,15 +112,15 @@ fn group_norm_apply(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
     let split = wid.x;
     let pair = wid.y;
     if (pair >= p.groups || split >= p.splits) { return; }
-    var mine = vec3<f32>(0.0);
-    for (var s = lid; s < p.splits; s += WG) {
-        mine = merge(mine, partials[pair * p.splits + s].xyz);
-    }
-    let total = reduce_stats(lid, mine);
-    let mean = total.y;  // of x − x0
+    let total = pair_stats(lid, pair);
     let rstd = 1.0 / sqrt(total.z / total.x + p.eps);
+    normalise_chunk(lid, split, pair, f32(x[pair * p.group_len]), total.y, rstd);
+}
+
+// y = (x − mean) · rstd · gamma[c] + beta[c] (SiLU optionally) over the chunk `split` of pair `pair`,
+// with `mean` the mean of x − x0.
+fn normalise_chunk(lid: u32, split: u32, pair: u32, x0: f32, mean: f32, rstd: f32) {
     let base = pair * p.group_len;
-    let x0 = f32(x[base]);
     let c0 = (pair % p.num_groups) * p.ch_per_group;
     let start = split * p.chunk;
     let end = min(start + p.chunk, p.group_len);
@@ -138,6 +145,39 @@ fn group_norm_apply(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
             c += 1u;
         }
     }
+}
+
+// Merges the `splits` partials of pair `pair`; all threads get the summary (of x − x0).
+fn pair_stats(lid: u32, pair: u32) -> vec3<f32> {
+    var mine = vec3<f32>(0.0);
+    for (var s = lid; s < p.splits; s += WG) {
+        mine = merge(mine, partials[pair * p.splits + s].xyz);
+    }
+    return reduce_stats(lid, mine);
+}
+
+@compute @workgroup_size(WG)
+fn group_norm_gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let pair = wid.y;
+    if (pair >= p.groups) { return; }
+    let total = pair_stats(lid, pair);
+    if (lid == 0u) {
+        let tile = vec3<f32>(total.x, total.y + f32(x[pair * p.group_len]), total.z);
+        if (p.first == 1u) {
+            tile_stats[pair] = vec4<f32>(tile, 0.0);
+        } else {
+            tile_stats[pair] = vec4<f32>(merge(tile_stats[pair].xyz, tile), 0.0);
+        }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn group_norm_apply_shared(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let split = wid.x;
+    let pair = wid.y;
+    if (pair >= p.groups || split >= p.splits) { return; }
+    let s = tile_stats[pair].xyz;
+    normalise_chunk(lid, split, pair, 0.0, s.y, 1.0 / sqrt(s.z / s.x + p.eps));
 }
 
 // Sum over the workgroup of layer norm; all threads get the result.

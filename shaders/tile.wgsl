@@ -1,9 +1,12 @@
 // Tiled VAE: crop one tile out of a plane, and blend a decoded (or encoded) tile back into a plane.
 //
-// A tile grid covers a `full_h × full_w` plane with `tile_h × tile_w` tiles in raster order; tile
-// (i, j) starts at (min(i·stride_h, full_h − tile_h), min(j·stride_w, full_w − tile_w)). Blending gives
-// every tile a weight that ramps from 0 to 1 over `overlap` elements at its inner edges (edges on the
-// plane's border keep weight 1), and leaves Σ_t w_t x_t / Σ_t w_t once every tile is in.
+// A tile grid covers a `full_h × full_w` plane with `tile_h × tile_w` tiles in raster order, `rows ×
+// cols` of them, spread evenly: along an axis of `size` latents with tiles of `len`, tile i of n starts
+// at latent (i·(size − len) + (n − 1)/2) / (n − 1), times `scale` in elements. Blending gives every tile
+// a weight, the product of one per axis: across each overlap of O elements with a neighbour, 0 over
+// the O/4 nearest the tile's edge (which the zero padding at the tile border corrupts), then a ramp to
+// 1 over the middle half; 1 elsewhere (and at the plane's border). Once every tile is in, the plane is
+// Σ_t w_t x_t / Σ_t w_t. `src/cpu/tile.rs` is the reference.
 
 struct Params {
     planes: u32,    // batch × channels
@@ -13,9 +16,9 @@ struct Params {
     tile_w: u32,
     origin_y: u32,  // this tile's origin in the plane
     origin_x: u32,
-    stride_h: u32,  // distance between tile origins before the last one is clamped to the edge
-    stride_w: u32,
-    overlap: u32,   // blend ramp length (0: flat weights)
+    rows: u32,      // tiles per column
+    scale: u32,     // elements per latent
+    _pad3: u32,
     cols: u32,      // tiles per row
     tile: u32,      // this tile's raster index
     alpha: f32,     // crop: factor applied to the values
@@ -59,13 +62,33 @@ fn crop_f32(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     dst[i] = Elem(p.alpha * src_f32[plane_index(i)]);
 }
 
-// The 1-D weight at offset `r` of a tile of length `len` starting at `origin` on an axis of `size`.
-fn ramp(r: u32, origin: u32, len: u32, size: u32) -> f32 {
-    if (p.overlap == 0u) { return 1.0; }
-    var d = 0xffffffffu;
-    if (origin > 0u) { d = r; }
-    if (origin + len < size) { d = min(d, len - 1u - r); }
-    return min(1.0, (f32(min(d, p.overlap)) + 0.5) / f32(p.overlap));
+// Where tile i of n starts, in elements, on an axis of `size` elements with tiles of `len`.
+fn axis_origin(i: u32, n: u32, size: u32, len: u32) -> u32 {
+    if (n <= 1u) { return 0u; }
+    let latents = size / p.scale - len / p.scale;
+    return (i * latents + (n - 1u) / 2u) / (n - 1u) * p.scale;
+}
+
+// The weight at distance `d` from a tile's edge inside an overlap of `overlap` elements.
+fn edge(d: u32, overlap: u32) -> f32 {
+    let margin = overlap / 4u;
+    let ramp = overlap - 2u * margin;
+    if (ramp == 0u) { return 1.0; }
+    if (d < margin) { return 0.0; }
+    return min(1.0, (f32(d - margin) + 0.5) / f32(ramp));
+}
+
+// The 1-D weight at offset `r` of tile `i` of `n` on an axis of `size` elements with tiles of `len`.
+fn ramp(r: u32, i: u32, n: u32, size: u32, len: u32) -> f32 {
+    let o = axis_origin(i, n, size, len);
+    var w = 1.0;
+    if (i > 0u) {
+        w = min(w, edge(r, axis_origin(i - 1u, n, size, len) + len - o));
+    }
+    if (i + 1u < n) {
+        w = min(w, edge(len - 1u - r, o + len - axis_origin(i + 1u, n, size, len)));
+    }
+    return w;
 }
 
 @compute @workgroup_size(WG)
@@ -75,25 +98,31 @@ fn blend(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
     if (i >= p.planes * p.tile_h * p.tile_w) { return; }
     let gy = p.origin_y + (i / p.tile_w) % p.tile_h;
     let gx = p.origin_x + i % p.tile_w;
-    let own = ramp(gy - p.origin_y, p.origin_y, p.tile_h, p.full_h)
-            * ramp(gx - p.origin_x, p.origin_x, p.tile_w, p.full_w);
+    let own = ramp(gy - p.origin_y, p.tile / p.cols, p.rows, p.full_h, p.tile_h)
+            * ramp(gx - p.origin_x, p.tile % p.cols, p.cols, p.full_w, p.tile_w);
     // The weights of the earlier tiles that cover this element: the running blend holds their
     // weighted mean, so this tile's share of the new mean is own / (own + theirs).
     var earlier = 0.0;
     var covered = false;
     for (var t = 0u; t < p.tile; t++) {
-        let oy = min((t / p.cols) * p.stride_h, p.full_h - p.tile_h);
-        let ox = min((t % p.cols) * p.stride_w, p.full_w - p.tile_w);
+        let ti = t / p.cols;
+        let tj = t % p.cols;
+        let oy = axis_origin(ti, p.rows, p.full_h, p.tile_h);
+        let ox = axis_origin(tj, p.cols, p.full_w, p.tile_w);
         if (gy >= oy && gy < oy + p.tile_h && gx >= ox && gx < ox + p.tile_w) {
-            earlier += ramp(gy - oy, oy, p.tile_h, p.full_h) * ramp(gx - ox, ox, p.tile_w, p.full_w);
+            earlier += ramp(gy - oy, ti, p.rows, p.full_h, p.tile_h)
+                     * ramp(gx - ox, tj, p.cols, p.full_w, p.tile_w);
             covered = true;
         }
     }
     let j = plane_index(i);
     let x = f32(src[i]);
     // The first tile over an element writes it: the plane holds whatever the arena held before.
+    // Where this tile and the earlier ones all weigh 0, a later tile weighs more than 0 and replaces
+    // the value.
     if (covered) {
-        dst[j] = Elem(mix(f32(dst[j]), x, own / (own + earlier)));
+        let total = own + earlier;
+        dst[j] = Elem(mix(f32(dst[j]), x, select(own / total, 0.0, total == 0.0)));
     } else {
         dst[j] = Elem(x);
     }

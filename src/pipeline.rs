@@ -751,14 +751,27 @@ impl Generation<'_> {
 }
 
 impl Pipeline {
-    /// Runs VAE phase `phase` (an index of [`PHASES`]): once, or once per tile.
+    /// Runs VAE phase `phase` (an index of [`PHASES`]): once, or tiled. A tiled phase runs its ops
+    /// before the first tile op once (the decoder's latent-resolution head), the ops from the first to
+    /// the last tile op once per slot ([`crate::graph::TileGrid::slots`]), and the ops after once (the encoder's
+    /// latent-resolution tail).
     fn run_vae(&self, phase: usize) -> Result<()> {
         let range = self.phases[phase].clone();
-        match self.tensors.vae_tiles {
-            None => self.executor.run(&self.gpu, range),
-            Some(grid) => (0..grid.count() as usize)
-                .try_for_each(|t| self.executor.run_step(&self.gpu, range.clone(), t)),
+        let Some(grid) = self.tensors.vae_tiles else {
+            return self.executor.run(&self.gpu, range);
+        };
+        let tiled: Vec<usize> = range
+            .clone()
+            .filter(|&i| self.graph.ops[i].tiles().is_some())
+            .collect();
+        let (Some(&first), Some(&last)) = (tiled.first(), tiled.last()) else {
+            return self.executor.run(&self.gpu, range);
+        };
+        self.executor.run(&self.gpu, range.start..first)?;
+        for slot in 0..grid.slots() as usize {
+            self.executor.run_step(&self.gpu, first..last + 1, slot)?;
         }
+        self.executor.run(&self.gpu, last + 1..range.end)
     }
 
     /// The VAE's tiles, when it runs tile by tile.

@@ -145,3 +145,42 @@ fn weights_are_separate() {
     assert_eq!((wv[0].tensor, wv[0].first, wv[0].last), (TensorId(1), 0, 2));
     assert_eq!(g.weight_bytes(), 64);
 }
+
+/// In a tiled phase whose grid shares statistics, a group norm gets a persistent f32 summary that it
+/// reads before writing, so the summary is live over the whole replayed phase (every slot of both
+/// passes); outside the tile scope, group norms keep their own statistics.
+#[test]
+fn shared_tile_statistics_live_over_the_tiled_phase() {
+    use wgsd::graph::{DType, Op, TileGrid};
+    let mut b = GraphBuilder::new(GraphOptions::default());
+    b.begin_phase("step");
+    let lat = b.input("latents", &[1, 4, 6, 10]).unwrap();
+    b.mark_persistent(lat);
+    let _ = b.unary("step_out", lat, SILU).unwrap(); // op 0
+    b.begin_phase("decode");
+    let grid = TileGrid::new(6, 10, 4, 1).unwrap().with_shared_stats(true);
+    let ones = b.weight("gamma", &[4]).unwrap();
+    let zeros = b.weight("beta", &[4]).unwrap();
+    b.begin_tiles(grid);
+    let t = b.tile_crop("tile", lat, grid, 1, 1.0).unwrap(); // op 1
+    let n = b.group_norm("norm", t, ones, zeros, 2, 1e-6, true).unwrap(); // op 2
+    let y = b.tile_blend("image", n, grid, 1).unwrap(); // op 3
+    b.end_tiles();
+    let _ = b
+        .group_norm("after", y, ones, zeros, 2, 1e-6, false)
+        .unwrap(); // op 4
+    let g = b.finish();
+    let stats = g.find("norm.tile_stats").unwrap();
+    assert_eq!(g.tensor(stats).dtype, DType::F32);
+    assert_eq!(g.tensor(stats).shape, [2, 4]);
+    assert!(g.find("after.tile_stats").is_none());
+    let slots = 2 * grid.count();
+    let tiles: Vec<Option<u32>> = g.ops.iter().map(Op::tiles).collect();
+    assert_eq!(tiles, [None, Some(slots), Some(slots), Some(slots), None]);
+    let iv = liveness::intervals(&g);
+    assert_eq!(
+        span(&g, &iv, "norm.tile_stats"),
+        Some((1, 4, 32)),
+        "from the tiled phase's start to the end"
+    );
+}

@@ -421,3 +421,160 @@ fn layer_norm_every_workgroup_size() {
         layer_norm_threads(3, 5, DType::F32, 901, (2.0, 0.5), Some(threads));
     }
 }
+
+/// The reference of a group norm whose statistics are those of several tiles together: per (batch,
+/// group), mean and biased variance over the group's elements in every tile of `tiles`, applied to
+/// `x`.
+#[allow(clippy::too_many_arguments)]
+fn shared_reference(
+    tiles: &[Vec<f32>],
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    shape: GroupNormShape,
+    eps: f32,
+    silu: bool,
+) -> Vec<f32> {
+    let cpg = (shape.channels / shape.groups) as usize;
+    let len = cpg * shape.spatial as usize;
+    let pairs = (shape.batch * shape.groups) as usize;
+    let mut y = vec![0f32; x.len()];
+    for pair in 0..pairs {
+        let all = || tiles.iter().flat_map(|t| &t[pair * len..(pair + 1) * len]);
+        let n = (len * tiles.len()) as f64;
+        let mean = all().map(|&v| v as f64).sum::<f64>() / n;
+        let var = all().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        let rstd = 1.0 / (var + eps as f64).sqrt();
+        for i in 0..len {
+            let c = (pair % shape.groups as usize) * cpg + i / shape.spatial as usize;
+            let mut o = (x[pair * len + i] as f64 - mean) * rstd * gamma[c] as f64 + beta[c] as f64;
+            if silu {
+                o /= 1.0 + (-o).exp();
+            }
+            y[pair * len + i] = o as f32;
+        }
+    }
+    y
+}
+
+/// A tiled phase's group norm with shared statistics, run slot by slot over a grid of three tiles
+/// whose values differ in mean and spread: in the gathering pass each tile is normalised with the
+/// statistics of the tiles so far, in the final pass with those of all three; the shared summary is
+/// overwritten by the first tile, so stale values (poison) never enter it.
+#[test]
+fn group_norm_shares_statistics_across_tiles() {
+    use wgsd::graph::TileGrid;
+    let grid = TileGrid::new(4, 10, 4, 1).unwrap().with_shared_stats(true);
+    assert_eq!((grid.count(), grid.slots()), (3, 6));
+    let shape = GroupNormShape {
+        batch: 2,
+        channels: 12,
+        spatial: 7 * 9,
+        groups: 4,
+    };
+    let n = (shape.batch * shape.channels * shape.spatial) as usize;
+    let (eps, silu) = (1e-5, true);
+    for dtype in float_dtypes() {
+        let tiles: Vec<Vec<f32>> = (0..3)
+            .map(|t| {
+                let x = random(n, 900 + t, 1.0 + t as f32);
+                quantize(
+                    &x.iter().map(|v| v + 0.8 * t as f32).collect::<Vec<_>>(),
+                    dtype,
+                )
+            })
+            .collect();
+        let gamma = quantize(&random(12, 910, 1.5), dtype);
+        let beta = quantize(&random(12, 911, 0.5), dtype);
+        let mut inputs = vec![
+            Input {
+                name: "gamma",
+                data: gamma.clone(),
+                dtype,
+            },
+            Input {
+                name: "beta",
+                data: beta.clone(),
+                dtype,
+            },
+        ];
+        let names = ["x0", "x1", "x2"];
+        for (t, x) in tiles.iter().enumerate() {
+            inputs.push(Input {
+                name: names[t],
+                data: x.clone(),
+                dtype,
+            });
+        }
+        let out_names = [
+            "gathering 0",
+            "gathering 1",
+            "gathering 2",
+            "final 0",
+            "final 1",
+            "final 2",
+        ];
+        let mut outputs: Vec<Output> = out_names
+            .iter()
+            .map(|&name| Output {
+                name,
+                len: n,
+                dtype,
+            })
+            .collect();
+        outputs.push(Output {
+            name: "scratch",
+            len: k::group_norm_scratch_len(shape) as usize,
+            dtype: DType::F32,
+        });
+        outputs.push(Output {
+            name: "shared",
+            len: k::group_norm_shared_len(shape) as usize,
+            dtype: DType::F32,
+        });
+        let out = run_both(&inputs, &outputs, &|g, p, v| {
+            let (scratch, shared) = (&v[11], &v[12]);
+            let mut all = Vec::new();
+            for slot in 0..grid.slots() {
+                let (_, tile) = grid.slot(slot);
+                let t = NormTensors {
+                    x: &v[2 + tile as usize],
+                    gamma: &v[0],
+                    beta: &v[1],
+                    y: &v[5 + slot as usize],
+                };
+                let mut d = k::group_norm_tiled(g, p, t, scratch, shared, shape, eps, silu)?
+                    .into_vec()
+                    .into_iter()
+                    .map(Some)
+                    .collect::<Vec<_>>();
+                for &i in k::TiledGroupNorm::slot(&grid, slot) {
+                    all.push(d[i].take().expect("each dispatch once"));
+                }
+            }
+            Ok(all)
+        });
+        for slot in 0..6 {
+            let tile = slot % 3;
+            let seen = if slot < 3 {
+                &tiles[..=tile]
+            } else {
+                &tiles[..]
+            };
+            let want = shared_reference(seen, &tiles[tile], &gamma, &beta, shape, eps, silu);
+            assert_close(
+                &out[slot],
+                &want,
+                tolerance(dtype),
+                &format!("shared group_norm, {} {dtype:?}", out_names[slot]),
+            );
+        }
+        // The summary holds all three tiles: 3 · (C/G) · spatial values per (batch, group).
+        let count = 3.0 * 3.0 * shape.spatial as f32;
+        assert!(
+            out[7].chunks(4).all(|s| s[0] == count),
+            "{:?}",
+            &out[7][..4]
+        );
+    }
+}

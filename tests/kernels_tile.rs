@@ -37,6 +37,15 @@ fn grids_cover_the_plane_in_raster_order() {
             }
         }
         assert!(covered.iter().all(|&c| c), "{g:?} leaves a hole");
+        // Evenly spread: the first tile at 0, the last at the edge, neighbours sharing ≥ overlap.
+        for (n, size, len) in [(g.rows(), h, g.tile_h), (g.cols(), w, g.tile_w)] {
+            let at = |i| TileGrid::axis_origin(i, n, size, len);
+            assert_eq!((at(0), at(n - 1) + len), (0, size.max(len)), "{g:?}");
+            for i in 1..n {
+                let stride = at(i) - at(i - 1);
+                assert!(stride > 0 && stride <= len - overlap, "{g:?} axis {size}: {stride}");
+            }
+        }
         assert!(g.overhead() >= 1.0);
     }
     assert!(TileGrid::new(16, 16, 4, 4).is_err(), "no stride");

@@ -99,10 +99,7 @@ fn pipeline(
     Pipeline::new(common::shared_gpu(), model, o).unwrap()
 }
 
-const SMALL: TilingChoice = TilingChoice::Fixed(VaeTiling {
-    tile: 16,
-    overlap: 4,
-});
+const SMALL: TilingChoice = TilingChoice::Fixed(VaeTiling::with_tile(16));
 
 fn txt2img(name: &str) {
     let r = Reference::open(name);
@@ -177,10 +174,7 @@ fn tiled_img2img_encodes_and_decodes_within_35_db() {
 #[test]
 fn streaming_into_a_tiled_vae_is_exact() {
     let gpu = common::shared_gpu();
-    let tiles = TilingChoice::Fixed(VaeTiling {
-        tile: 16,
-        overlap: 4,
-    });
+    let tiles = SMALL;
     let run = |budget: Option<u64>| {
         let model = Model::open(fixture("tiny-sd1")).unwrap();
         let mut o = PipelineOptions::new(&model, 96, 96);

@@ -107,6 +107,7 @@ pub fn eval(graph: &Graph, op: &Op, v: &Values) -> Result<Vec<f32>> {
             groups,
             eps,
             silu,
+            shared: None,
             ..
         } => {
             let xs = dims(g, x);
@@ -300,7 +301,10 @@ pub fn eval(graph: &Graph, op: &Op, v: &Values) -> Result<Vec<f32>> {
         | Op::SamplerNoise { .. }
         | Op::SamplerStep { .. }
         | Op::TileCrop { .. }
-        | Op::TileBlend { .. } => {
+        | Op::TileBlend { .. }
+        | Op::GroupNorm {
+            shared: Some(_), ..
+        } => {
             return Err(Error::Invalid(format!(
             "{}: the sampler and tile ops run once per step or tile, driven by the pipeline; the \
                  CPU interpreter runs model graphs only",

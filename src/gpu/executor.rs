@@ -26,7 +26,7 @@ use std::ops::Range;
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
-use crate::graph::{DType, Graph, Op, TensorId};
+use crate::graph::{DType, Graph, Op, TensorId, TileGrid, TileStats};
 use crate::planner::budget::{self, BudgetInputs, BudgetPlan, ParamSlots, Residency, Strategy};
 use crate::planner::{ArenaPlan, Limits, Options, Scratch};
 
@@ -171,10 +171,8 @@ struct StreamState {
 
 /// A graph loaded onto the device, ready to run.
 pub struct Executor {
-    /// Dispatches of each graph op, in op order (a tile op's: one per tile).
-    ops: Vec<Vec<Dispatch>>,
-    /// Per op: a tile op, which runs the dispatch of the slot's tile alone.
-    tiled: Vec<bool>,
+    /// Dispatches of each graph op, in op order.
+    ops: Vec<OpDispatches>,
     /// The view of every tensor an op touches (views resolved to their base's storage).
     views: Vec<Option<TensorView>>,
     /// Output tensor of each op, for the NaN check.
@@ -568,8 +566,8 @@ impl Executor {
         }
 
         // 5. Dispatches, with their parameter blocks, for every op.
-        let tiles: u64 = graph.ops.iter().filter_map(Op::tiles).map(u64::from).sum();
-        let params = ParamArena::new(gpu, 2 * graph.ops.len() as u64 + 1 + tiles);
+        let blocks: u64 = graph.ops.iter().map(Op::param_blocks).sum();
+        let params = ParamArena::new(gpu, blocks + 1);
         let variant = matmul::choose_variant(gpu)?;
         let mut scratch_iter = plan.arena.scratch.iter();
         let mut ops = Vec::with_capacity(graph.ops.len());
@@ -602,7 +600,6 @@ impl Executor {
         // Let wgpu free the transient memory of the parameter writes before the caller measures.
         gpu.wait()?;
         Ok(Executor {
-            tiled: graph.ops.iter().map(|op| op.tiles().is_some()).collect(),
             ops,
             views,
             outputs: graph.ops.iter().map(Op::output).collect(),
@@ -706,18 +703,19 @@ impl Executor {
 
     /// The dispatches of op `i` in step `step`.
     fn op_dispatches(&self, i: usize, step: usize) -> Result<Vec<&Dispatch>> {
-        if self.tiled[i] {
-            let d = self.ops[i].get(step).ok_or_else(|| {
+        let op = &self.ops[i];
+        if let Some(slots) = &op.slots {
+            let chosen = slots.get(step).ok_or_else(|| {
                 Error::Invalid(format!(
-                    "tile {step} is outside the {} tiles of op {i} ({})",
-                    self.ops[i].len(),
+                    "slot {step} is outside the {} tile slots of op {i} ({})",
+                    slots.len(),
                     self.names[self.outputs[i].index()]
                 ))
             })?;
-            return Ok(vec![d]);
+            return Ok(chosen.iter().map(|&d| &op.dispatches[d]).collect());
         }
         let Some(k) = self.stepped.index[i] else {
-            return Ok(self.ops[i].iter().collect());
+            return Ok(op.dispatches.iter().collect());
         };
         if step >= self.stepped.steps {
             return Err(Error::Invalid(format!(
@@ -907,6 +905,22 @@ impl Executor {
     }
 }
 
+/// The dispatches of one op: all of them on every run, or for a tile op a choice per run slot.
+struct OpDispatches {
+    dispatches: Vec<Dispatch>,
+    /// A tile op's: per run slot of its grid ([`TileGrid::slots`]), the indices into `dispatches`.
+    slots: Option<Vec<Vec<usize>>>,
+}
+
+impl From<Vec<Dispatch>> for OpDispatches {
+    fn from(dispatches: Vec<Dispatch>) -> Self {
+        OpDispatches {
+            dispatches,
+            slots: None,
+        }
+    }
+}
+
 /// The dispatches of one op.
 fn build_op<'v>(
     gpu: &Gpu,
@@ -916,9 +930,21 @@ fn build_op<'v>(
     view: &dyn Fn(TensorId) -> Result<&'v TensorView>,
     mut scratch: impl FnMut(u64) -> Result<TensorView>,
     variant: matmul::MatmulVariant,
-) -> Result<Vec<Dispatch>> {
+) -> Result<OpDispatches> {
     let g = graph;
-    Ok(match *op {
+    // A tile op has one dispatch per tile: every pass crops the slot's tile; only the last blends.
+    let per_tile = |grid: TileGrid, blends: bool, dispatches: Vec<Dispatch>| OpDispatches {
+        dispatches,
+        slots: Some(
+            (0..grid.slots())
+                .map(|s| match grid.slot(s) {
+                    _ if blends && !grid.is_final(s) => vec![],
+                    (_, t) => vec![t as usize],
+                })
+                .collect(),
+        ),
+    };
+    let dispatches = match *op {
         Op::Linear { x, weight, bias, y, act } => {
             let t = matmul::Operands { x: view(x)?, weight: view(weight)?, bias: bias.map(view).transpose()?, y: view(y)? };
             vec![matmul::linear(gpu, params, t, dims(g, weight)[0], act, variant)?]
@@ -938,11 +964,16 @@ fn build_op<'v>(
             let t = matmul::Operands { x: view(x)?, weight: view(weight)?, bias: bias.map(view).transpose()?, y: view(y)? };
             vec![conv2d::conv2d(gpu, params, t, shape, variant)?]
         }
-        Op::GroupNorm { x, gamma, beta, y, groups, eps, silu } => {
+        Op::GroupNorm { x, gamma, beta, y, groups, eps, silu, shared } => {
             let shape = group_norm_shape(g, x, groups);
             let s = scratch(norm::group_norm_scratch_len(shape) * 4)?;
             let t = norm::NormTensors { x: view(x)?, gamma: view(gamma)?, beta: view(beta)?, y: view(y)? };
-            norm::group_norm(gpu, params, t, &s, shape, eps, silu)?.into()
+            let Some(TileStats { stats, grid }) = shared else {
+                return Ok(Vec::from(norm::group_norm(gpu, params, t, &s, shape, eps, silu)?).into());
+            };
+            let n = norm::group_norm_tiled(gpu, params, t, &s, view(stats)?, shape, eps, silu)?;
+            let slots = (0..grid.slots()).map(|slot| norm::TiledGroupNorm::slot(&grid, slot).to_vec());
+            return Ok(OpDispatches { dispatches: n.into_vec(), slots: Some(slots.collect()) });
         }
         Op::LayerNorm { x, gamma, beta, y, eps } => {
             let width = *dims(g, x).last().unwrap_or(&1) as u32;
@@ -996,12 +1027,14 @@ fn build_op<'v>(
             vec![sampler::model_input(gpu, params, view(x)?, view(y)?, 1, alpha)?]
         }
         // One dispatch per tile; the slot a phase is run with picks the tile.
-        Op::TileCrop { x, y, grid, scale, alpha } => (0..grid.count())
-            .map(|t| tile::crop(gpu, params, view(x)?, view(y)?, &grid, scale, alpha, t))
-            .collect::<Result<_>>()?,
-        Op::TileBlend { x, y, grid, scale } => (0..grid.count())
-            .map(|t| tile::blend(gpu, params, view(x)?, view(y)?, &grid, scale, t))
-            .collect::<Result<_>>()?,
+        Op::TileCrop { x, y, grid, scale, alpha } => {
+            let d = (0..grid.count()).map(|t| tile::crop(gpu, params, view(x)?, view(y)?, &grid, scale, alpha, t));
+            return Ok(per_tile(grid, false, d.collect::<Result<_>>()?));
+        }
+        Op::TileBlend { x, y, grid, scale } => {
+            let d = (0..grid.count()).map(|t| tile::blend(gpu, params, view(x)?, view(y)?, &grid, scale, t));
+            return Ok(per_tile(grid, true, d.collect::<Result<_>>()?));
+        }
         // Built per step slot by `SteppedOps::new`.
         Op::SamplerInput { .. } | Op::SamplerNoise { .. } | Op::SamplerStep { .. } => vec![],
         Op::AttentionScores { .. } | Op::Softmax { .. } | Op::AttentionValues { .. } => {
@@ -1011,7 +1044,8 @@ fn build_op<'v>(
                     .into(),
             ))
         }
-    })
+    };
+    Ok(dispatches.into())
 }
 
 impl SteppedOps {

@@ -6,7 +6,7 @@
 
 use super::{
     Activation, BroadcastShape, DType, Graph, Op, Padding, Phase, Role, TensorId, TensorInfo,
-    TileGrid,
+    TileGrid, TileStats,
 };
 use crate::{Error, Result};
 use std::collections::HashMap;
@@ -79,6 +79,8 @@ pub struct GraphBuilder {
     names: HashMap<String, TensorId>,
     /// The open phase: its name and first op.
     phase: Option<(String, usize)>,
+    /// The tile grid of the ops being built ([`GraphBuilder::begin_tiles`]).
+    tiles: Option<TileGrid>,
 }
 
 fn invalid(msg: String) -> Error {
@@ -93,6 +95,7 @@ impl GraphBuilder {
             options,
             names: HashMap::new(),
             phase: None,
+            tiles: None,
         }
     }
 
@@ -115,6 +118,17 @@ impl GraphBuilder {
     pub fn begin_phase(&mut self, name: &str) {
         self.close_phase();
         self.phase = Some((name.to_string(), self.graph.ops.len()));
+    }
+
+    /// Ops built until [`GraphBuilder::end_tiles`] run once per slot of `grid`: a group norm among
+    /// them shares its statistics across tiles when the grid does ([`TileGrid::shared_stats`]).
+    pub fn begin_tiles(&mut self, grid: TileGrid) {
+        self.tiles = Some(grid);
+    }
+
+    /// Ends [`GraphBuilder::begin_tiles`].
+    pub fn end_tiles(&mut self) {
+        self.tiles = None;
     }
 
     fn close_phase(&mut self) {
@@ -438,6 +452,20 @@ impl GraphBuilder {
             )));
         }
         self.check_affine(name, gamma, beta, c)?;
+        let shared = match self.tiles {
+            Some(grid) if grid.shared_stats => {
+                let pairs = xs[0] * groups;
+                let stats = self.new_tensor(
+                    &format!("{name}.tile_stats"),
+                    vec![pairs, 4],
+                    DType::F32,
+                    Role::Persistent,
+                    None,
+                )?;
+                Some(TileStats { stats, grid })
+            }
+            _ => None,
+        };
         let y = self.activation(name, xs)?;
         Ok(self.push(Op::GroupNorm {
             x,
@@ -447,6 +475,7 @@ impl GraphBuilder {
             groups,
             eps,
             silu,
+            shared,
         }))
     }
 

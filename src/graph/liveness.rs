@@ -3,6 +3,8 @@
 //! - An activation is live from the op that writes it to the last op that reads it (inclusive).
 //! - A view (reshape, in-place result) owns no storage: its uses extend its base tensor's interval.
 //! - An input is live from its first use; an output until the end of the phase that makes it.
+//! - An output or persistent tensor that its first op reads (a tiled phase's input plane, a blended
+//!   tensor) is live from the start of that phase, for the reason below.
 //! - A persistent tensor (text embeddings, latents, the sampler's previous x0) is live from when it is
 //!   made to the end of the whole graph, across phases. One that is read before any op writes it (the
 //!   latents, the previous x0, a tiled VAE's blended output) is live from the start of that phase: a
@@ -100,14 +102,22 @@ pub fn intervals(graph: &Graph) -> Vec<Interval> {
         .filter_map(|(i, span)| {
             let (mut first, mut last) = span?;
             let t = &graph.tensors[i];
+            // Read before any op of the graph writes it: its value comes from before the phase (the
+            // caller, or the previous replay), so it must survive the phase's earlier ops.
+            let read_first = || {
+                let op = &graph.ops[first as usize];
+                let reads = op.inputs().iter().any(|&t| graph.storage(t).index() == i);
+                reads || graph.storage(op.output()).index() != i
+            };
             match t.role {
-                Role::Output => last = last.max(phase_end(graph, first) - 1),
+                Role::Output => {
+                    if read_first() {
+                        first = phase_start(graph, first);
+                    }
+                    last = last.max(phase_end(graph, first) - 1);
+                }
                 Role::Persistent => {
-                    // Read before any op of the graph writes it: its value comes from before the phase
-                    // (the caller, or the previous replay), so it must survive the phase's earlier ops.
-                    let op = &graph.ops[first as usize];
-                    let reads = op.inputs().iter().any(|&t| graph.storage(t).index() == i);
-                    if reads || graph.storage(op.output()).index() != i {
+                    if read_first() {
                         first = phase_start(graph, first);
                     }
                     last = end;

@@ -30,7 +30,7 @@ pub mod liveness;
 mod op;
 
 pub use builder::{GraphBuilder, GraphOptions, Scope};
-pub use op::{Activation, BroadcastShape, Op, Padding, TileGrid};
+pub use op::{Activation, BroadcastShape, Op, Padding, TileGrid, TileStats};
 
 use std::ops::Range;
 

@@ -63,9 +63,17 @@ pub struct BroadcastShape {
 }
 
 /// How a tiled VAE splits the latent plane `height × width`: tiles of `tile_h × tile_w` latents in
-/// raster order, `tile - overlap` apart; the last tile of a row (column) moves back to end at the
-/// edge. Tile ops ([`Op::TileCrop`], [`Op::TileBlend`]) run once per tile: the executor replays their
-/// phase with the tile index as the slot.
+/// raster order. Along each axis there are as many tiles as a stride of `tile - overlap` needs to
+/// reach the edge, spread evenly between the first (at 0) and the last (ending at the edge), so
+/// neighbours share at least `overlap` latents and every seam gets the same share. Tile ops
+/// ([`Op::TileCrop`], [`Op::TileBlend`], a group norm with [`TileStats`]) run once per slot: the
+/// executor replays their phase with the slot index ([`TileGrid::slots`]).
+///
+/// With `shared_stats`, the phase runs in two passes over the tiles. The first (gathering) pass folds
+/// each tile's group-norm statistics into one shared summary per group norm and normalises the tile
+/// with the summary of the tiles so far; the second normalises every tile with the summaries of all
+/// tiles, which stand for the whole plane's statistics, and only it blends. So every tile is
+/// normalised the same way and no tile's tone differs from its neighbours'.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct TileGrid {
     /// Latent rows of the whole plane.
@@ -78,6 +86,8 @@ pub struct TileGrid {
     pub tile_w: u32,
     /// Latents shared by neighbouring tiles (at least; less than the tile).
     pub overlap: u32,
+    /// Two passes: gather group-norm statistics over all tiles, then normalise with them.
+    pub shared_stats: bool,
 }
 
 impl TileGrid {
@@ -102,7 +112,36 @@ impl TileGrid {
             tile_h,
             tile_w,
             overlap,
+            shared_stats: false,
         })
+    }
+
+    /// The same grid, with group-norm statistics shared across tiles or not.
+    pub fn with_shared_stats(self, shared_stats: bool) -> TileGrid {
+        TileGrid {
+            shared_stats,
+            ..self
+        }
+    }
+
+    /// Passes over the tiles: 2 with shared statistics (gather, then normalise and blend), else 1.
+    pub fn passes(&self) -> u32 {
+        1 + self.shared_stats as u32
+    }
+
+    /// Runs of a tiled phase: every tile in every pass.
+    pub fn slots(&self) -> u32 {
+        self.passes() * self.count()
+    }
+
+    /// The (pass, tile) of run `slot`.
+    pub fn slot(&self, slot: u32) -> (u32, u32) {
+        (slot / self.count(), slot % self.count())
+    }
+
+    /// True when `slot` is in the last pass, the one that blends.
+    pub fn is_final(&self, slot: u32) -> bool {
+        self.slot(slot).0 + 1 == self.passes()
     }
 
     fn axis(size: u32, tile: u32, overlap: u32) -> u32 {
@@ -132,15 +171,34 @@ impl TileGrid {
     pub fn origin(&self, t: u32) -> (u32, u32) {
         let (i, j) = (t / self.cols(), t % self.cols());
         (
-            (i * (self.tile_h - self.overlap.min(self.tile_h - 1))).min(self.height - self.tile_h),
-            (j * (self.tile_w - self.overlap.min(self.tile_w - 1))).min(self.width - self.tile_w),
+            Self::axis_origin(i, self.rows(), self.height, self.tile_h),
+            Self::axis_origin(j, self.cols(), self.width, self.tile_w),
         )
+    }
+
+    /// Where tile `i` of `n` starts on an axis of `size` with tiles of `len`: evenly spread, rounded
+    /// to the nearest latent.
+    pub fn axis_origin(i: u32, n: u32, size: u32, len: u32) -> u32 {
+        if n <= 1 {
+            0
+        } else {
+            (i * (size - len) + (n - 1) / 2) / (n - 1)
+        }
     }
 
     /// Latents decoded (or encoded) in all tiles, over the plane's: the work tiling adds (≥ 1).
     pub fn overhead(&self) -> f64 {
         f64::from(self.count() * self.tile_h * self.tile_w) / f64::from(self.height * self.width)
     }
+}
+
+/// The group-norm statistics a tiled phase shares across its tiles ([`TileGrid::shared_stats`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TileStats {
+    /// f32 `[B·G, 4]`: per (batch, group) the (count, mean, M2, 0) of every tile so far, persistent.
+    pub stats: TensorId,
+    /// The grid of the phase.
+    pub grid: TileGrid,
 }
 
 /// One operation. Shapes are those of the tensors named; the comment on each variant gives them.
@@ -166,6 +224,8 @@ pub enum Op {
         pad: Padding,
     },
     /// Group normalisation over `[B, C, *]` with `groups` dividing C, affine, SiLU optionally fused.
+    /// In a tiled phase whose grid shares statistics, `shared` names the summary it gathers in the
+    /// first pass and normalises with in the second.
     GroupNorm {
         x: TensorId,
         gamma: TensorId,
@@ -174,6 +234,7 @@ pub enum Op {
         groups: u32,
         eps: f32,
         silu: bool,
+        shared: Option<TileStats>,
     },
     /// Layer normalisation over the last dimension, affine.
     LayerNorm {
@@ -312,9 +373,11 @@ pub enum Op {
         alpha: f32,
     },
     /// Blends tile `slot` of `grid` (`x`, scaled by `scale`) into `y` in place, so that after the last
-    /// tile `y = Σ_t w_t x_t / Σ_t w_t`: each tile's weight ramps from 0 to 1 over the overlap at its
-    /// inner edges. x: `[B, C, tile_h·scale, tile_w·scale]`, y: `[B, C, height·scale, width·scale]`,
-    /// both the graph's dtype.
+    /// tile `y = Σ_t w_t x_t / Σ_t w_t`. Across each overlap with a neighbour, a tile's weight is 0 over
+    /// the quarter nearest its edge (where the tile border's zero padding reaches), then ramps to 1
+    /// over the middle half ([`crate::cpu::tile::blend`] defines it). x:
+    /// `[B, C, tile_h·scale, tile_w·scale]`, y: `[B, C, height·scale, width·scale]`, both the graph's
+    /// dtype.
     TileBlend {
         x: TensorId,
         y: TensorId,
@@ -324,11 +387,28 @@ pub enum Op {
 }
 
 impl Op {
-    /// Tile slots of a tile op (its grid's tile count), or `None`.
+    /// Run slots of a tile op ([`TileGrid::slots`]), or `None` for an op that runs the same way every
+    /// time its phase runs.
     pub fn tiles(&self) -> Option<u32> {
         match self {
-            Op::TileCrop { grid, .. } | Op::TileBlend { grid, .. } => Some(grid.count()),
+            Op::TileCrop { grid, .. } | Op::TileBlend { grid, .. } => Some(grid.slots()),
+            Op::GroupNorm {
+                shared: Some(s), ..
+            } => Some(s.grid.slots()),
             _ => None,
+        }
+    }
+
+    /// Uniform parameter blocks the executor gives the op: two, plus one per tile of a tile op, or
+    /// three more for a group norm sharing statistics (the first tile's gather, the other tiles',
+    /// and the shared normalisation).
+    pub fn param_blocks(&self) -> u64 {
+        match self {
+            Op::TileCrop { grid, .. } | Op::TileBlend { grid, .. } => 2 + u64::from(grid.count()),
+            Op::GroupNorm {
+                shared: Some(_), ..
+            } => 5,
+            _ => 2,
         }
     }
 
@@ -353,9 +433,19 @@ impl Op {
                 v.extend(bias);
                 v
             }
-            Op::GroupNorm { x, gamma, beta, .. } | Op::LayerNorm { x, gamma, beta, .. } => {
-                vec![x, gamma, beta]
+            Op::GroupNorm {
+                x,
+                gamma,
+                beta,
+                shared,
+                ..
+            } => {
+                // The shared summary is read and written in place, across the phase's runs.
+                let mut v = vec![x, gamma, beta];
+                v.extend(shared.map(|s| s.stats));
+                v
             }
+            Op::LayerNorm { x, gamma, beta, .. } => vec![x, gamma, beta],
             Op::Attention { q, k, v, .. } => vec![q, k, v],
             Op::Add { a, b, .. } | Op::Mul { a, b, .. } | Op::Concat { a, b, .. } => vec![a, b],
             Op::Scale { x, .. }

@@ -98,23 +98,27 @@ pub struct VaeTiling {
     pub tile: u32,
     /// Latents neighbouring tiles share.
     pub overlap: u32,
+    /// Normalise every tile with group-norm statistics gathered over all tiles
+    /// ([`TileGrid::shared_stats`]): two passes over the tiles instead of one, and no tone shift
+    /// between tiles. Without it, each tile normalises with its own statistics.
+    pub shared_stats: bool,
 }
 
 impl VaeTiling {
-    /// Tile sides the planner tries, largest first. Tiles normalise with their own group-norm
-    /// statistics and attend within themselves, so smaller tiles shift the tone more: measured against
-    /// the whole VAE on the tiny pipelines (`tests/pipeline_rewrites.rs`, `tests/budget_pipeline.rs`),
-    /// 32-latent tiles kept 37.2–45.2 dB PSNR, 24-latent tiles 30.7–38.6 and 16-latent tiles 31.6–42.1,
-    /// against the 35 dB bound; so the planner stops at 32. (The real SD1.5 VAE architecture with
-    /// random weights gave 33.8 dB with 32-latent tiles at 320²: tile-local statistics are an
-    /// approximation that shared group-norm statistics would remove.)
+    /// Tile sides the planner tries, largest first. With statistics shared across tiles, the tiled
+    /// VAE differs from the whole one only where a tile's border cuts a receptive field (the overlap
+    /// blends that away) and in the mid block's attention, which attends within the tile. Measured
+    /// against the whole VAE (`tests/pipeline_rewrites.rs`, `tests/budget_pipeline.rs`; the README
+    /// has the real SD1.5 architecture's figures).
     pub const SIDES: [u32; 4] = [96, 64, 48, 32];
 
-    /// Tiles of `tile` latents overlapping by a quarter of a tile (diffusers' `tile_overlap_factor`).
-    pub fn with_tile(tile: u32) -> VaeTiling {
+    /// Tiles of `tile` latents overlapping by a quarter of a tile (diffusers' `tile_overlap_factor`),
+    /// sharing group-norm statistics.
+    pub const fn with_tile(tile: u32) -> VaeTiling {
         VaeTiling {
             tile,
             overlap: tile / 4,
+            shared_stats: true,
         }
     }
 
@@ -130,7 +134,7 @@ impl VaeTiling {
 
     /// The tile grid over an `h × w` latent.
     pub fn grid(&self, h: u32, w: u32) -> Result<TileGrid> {
-        TileGrid::new(h, w, self.tile, self.overlap)
+        Ok(TileGrid::new(h, w, self.tile, self.overlap)?.with_shared_stats(self.shared_stats))
     }
 }
 
@@ -156,7 +160,8 @@ pub struct GenerationTensors {
     pub latents: TensorId,
     /// The decoded images `[I, 3, H, W]` in [-1, 1].
     pub decoded: TensorId,
-    /// The VAE phases' tile grid: they run once per tile, the tile index as the slot
+    /// The VAE phases' tile grid: they run once per slot ([`TileGrid::slots`]: every tile, in two
+    /// passes when statistics are shared), the slot index as the step
     /// ([`crate::gpu::Executor::run_step`]). `None`: once.
     pub vae_tiles: Option<TileGrid>,
 }
@@ -199,6 +204,7 @@ pub fn generation_graph(
         )));
     }
     let grid = stages.vae_tiling.map(|t| t.grid(h, w)).transpose()?;
+    let vae_scope = Scope::new("vae");
     let mut b = GraphBuilder::new(options);
 
     // 1. text encode
@@ -215,13 +221,18 @@ pub fn generation_graph(
             &[images, config.vae.in_channels, run.height, run.width],
         )?; // [I, 3, H, W]
         let m = match grid {
-            None => vae.encode(&mut b, &Scope::new("vae"), image)?, // [I, 2L, h, w]
+            None => vae.encode(&mut b, &vae_scope, image)?, // [I, 2L, h, w]
             Some(grid) => {
-                // Every tile's replay reads the image: it must outlive the phase's first op.
-                b.mark_persistent(image);
+                // Every tile's replay reads the image: it must live over the whole phase.
+                b.mark_output(image);
+                b.begin_tiles(grid);
                 let tile = b.tile_crop("image_tile", image, grid, f, 1.0)?; // [I, 3, th·f, tw·f]
-                let m = vae.encode(&mut b, &Scope::new("vae"), tile)?; // [I, 2L, th, tw]
-                b.tile_blend("moments", m, grid, 1)? // [I, 2L, h, w]
+                let h = vae.encode_head(&mut b, &vae_scope, tile)?; // [I, C, th, tw]
+                let h = b.tile_blend("vae_encoder_features", h, grid, 1)?; // [I, C, h, w]
+                b.end_tiles();
+                // Needed only until the phase ends, not across the U-Net phase.
+                b.mark_output(h);
+                vae.encode_tail(&mut b, &vae_scope, h)? // [I, 2L, h, w]
             }
         };
         b.mark_persistent(m);
@@ -255,12 +266,18 @@ pub fn generation_graph(
     let decoded = match grid {
         None => {
             let z = b.convert("latents_unscaled", latents, unscale)?; // [I, L, h, w]
-            vae.decode(&mut b, &Scope::new("vae"), z)? // [I, 3, H, W]
+            vae.decode(&mut b, &vae_scope, z)? // [I, 3, H, W]
         }
         Some(grid) => {
-            let z = b.tile_crop("latents_unscaled", latents, grid, 1, unscale)?; // [I, L, th, tw]
-            let tile = vae.decode(&mut b, &Scope::new("vae"), z)?; // [I, 3, th·f, tw·f]
-            b.tile_blend("decoded", tile, grid, f)? // [I, 3, H, W]
+            let z = b.convert("latents_unscaled", latents, unscale)?; // [I, L, h, w]
+            let h = vae.decode_head(&mut b, &vae_scope, z)?; // [I, C, h, w]
+            b.mark_persistent(h);
+            b.begin_tiles(grid);
+            let tile = b.tile_crop("vae_decoder_tile", h, grid, 1, 1.0)?; // [I, C, th, tw]
+            let tile = vae.decode_tail(&mut b, &vae_scope, tile)?; // [I, 3, th·f, tw·f]
+            let decoded = b.tile_blend("decoded", tile, grid, f)?; // [I, 3, H, W]
+            b.end_tiles();
+            decoded
         }
     };
     b.mark_output(decoded);

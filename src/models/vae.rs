@@ -70,6 +70,19 @@ impl AutoencoderKL {
     /// `AutoencoderKL.encode` up to the latent distribution's parameters: image `[B, 3, H, W]` →
     /// moments `[B, 2·latent, H/f, W/f]` (mean, then log-variance), after `quant_conv`.
     pub fn encode(&self, b: &mut GraphBuilder, p: &Scope, image: TensorId) -> Result<TensorId> {
+        let h = self.encode_head(b, p, image)?; // [B, C_last, h, w]
+        self.encode_tail(b, p, h) // [B, 2L, h, w]
+    }
+
+    /// The encoder's part at image resolution: `conv_in` and the down blocks, image `[B, 3, H, W]` →
+    /// `[B, C_last, H/f, W/f]`. A tiled VAE runs it tile by tile ([`AutoencoderKL::encode_tail`]
+    /// then runs once on the blended result).
+    pub fn encode_head(
+        &self,
+        b: &mut GraphBuilder,
+        p: &Scope,
+        image: TensorId,
+    ) -> Result<TensorId> {
         let c = &self.config;
         let boc = &c.block_out_channels;
         let n = boc.len();
@@ -104,9 +117,21 @@ impl AutoencoderKL {
                 // [B, Ci, H/2^(i+1), ..]
             }
         }
+        Ok(x)
+    }
+
+    /// The encoder's part at latent resolution: the mid block (with its attention over the whole
+    /// latent), `conv_norm_out`, `conv_out` and `quant_conv`, `[B, C_last, h, w]` → moments
+    /// `[B, 2L, h, w]`.
+    pub fn encode_tail(&self, b: &mut GraphBuilder, p: &Scope, x: TensorId) -> Result<TensorId> {
+        let c = &self.config;
+        let boc = &c.block_out_channels;
+        let n = boc.len();
+        let e = p.pp("encoder");
+        let same = Padding::symmetric(1);
         // 3. mid
-        x = mid_block(b, &e.pp("mid_block"), x, c)?; // [B, C_last, h, w]
-                                                     // 4. post-process
+        let x = mid_block(b, &e.pp("mid_block"), x, c)?; // [B, C_last, h, w]
+                                                         // 4. post-process
         let x = nn::group_norm(
             b,
             &e.pp("conv_norm_out"),
@@ -133,6 +158,14 @@ impl AutoencoderKL {
     /// `AutoencoderKL.decode` of latents already divided by `scaling_factor`: `[B, L, h, w]` →
     /// image `[B, 3, h·f, w·f]`.
     pub fn decode(&self, b: &mut GraphBuilder, p: &Scope, z: TensorId) -> Result<TensorId> {
+        let x = self.decode_head(b, p, z)?; // [B, C_last, h, w]
+        self.decode_tail(b, p, x) // [B, 3, H, W]
+    }
+
+    /// The decoder's part at latent resolution: `post_quant_conv`, `conv_in`, the mid block (with its
+    /// attention over the whole latent) and the first up block's resnets, `[B, L, h, w]` →
+    /// `[B, C_last, h, w]`. A tiled VAE runs it once, then [`AutoencoderKL::decode_tail`] tile by tile.
+    pub fn decode_head(&self, b: &mut GraphBuilder, p: &Scope, z: TensorId) -> Result<TensorId> {
         let c = &self.config;
         let boc = &c.block_out_channels;
         let n = boc.len();
@@ -152,17 +185,38 @@ impl AutoencoderKL {
         };
         let d = p.pp("decoder");
         // 1. conv_in
-        let mut x = nn::conv2d(b, &d.pp("conv_in"), z, (l, boc[n - 1], 3), 1, same)?; // [B, C_last, h, w]
-                                                                                      // 2. mid
-        x = mid_block(b, &d.pp("mid_block"), x, c)?; // [B, C_last, h, w]
-                                                     // 3. up (UpDecoderBlock2D, reversed channels)
+        let x = nn::conv2d(b, &d.pp("conv_in"), z, (l, boc[n - 1], 3), 1, same)?; // [B, C_last, h, w]
+                                                                                  // 2. mid
+        let mut x = mid_block(b, &d.pp("mid_block"), x, c)?; // [B, C_last, h, w]
+                                                             // 3. the first up block's resnets
+        let p_0 = d.pp("up_blocks").pp(0);
+        let co = boc[n - 1];
+        for j in 0..=c.layers_per_block {
+            let r = vae_resnet(co, co, c);
+            x = r.forward(b, &p_0.pp("resnets").pp(j), x, None)?; // [B, C_last, h, w]
+        }
+        Ok(x)
+    }
+
+    /// The rest of the decoder, from the first up block's upsampler to `conv_out`:
+    /// `[B, C_last, h, w]` → image `[B, 3, h·f, w·f]`.
+    pub fn decode_tail(&self, b: &mut GraphBuilder, p: &Scope, x: TensorId) -> Result<TensorId> {
+        let c = &self.config;
+        let boc = &c.block_out_channels;
+        let n = boc.len();
+        let same = Padding::symmetric(1);
+        let d = p.pp("decoder");
+        // 3. up (UpDecoderBlock2D, reversed channels), the first block's resnets done
+        let mut x = x;
         let mut prev = boc[n - 1];
         for i in 0..n {
             let p_i = d.pp("up_blocks").pp(i);
             let co = boc[n - 1 - i];
-            for j in 0..=c.layers_per_block {
-                let r = vae_resnet(if j == 0 { prev } else { co }, co, c);
-                x = r.forward(b, &p_i.pp("resnets").pp(j), x, None)?; // [B, Co, h·2^i, w·2^i]
+            if i > 0 {
+                for j in 0..=c.layers_per_block {
+                    let r = vae_resnet(if j == 0 { prev } else { co }, co, c);
+                    x = r.forward(b, &p_i.pp("resnets").pp(j), x, None)?; // [B, Co, h·2^i, w·2^i]
+                }
             }
             if i + 1 < n {
                 x = upsample_2d(b, &p_i.pp("upsamplers").pp(0), x, co)?; // [B, Co, h·2^(i+1), ..]

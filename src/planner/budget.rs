@@ -494,8 +494,8 @@ impl BudgetPlan {
     }
 }
 
-/// The uniform parameter blocks the executor creates: one slot per op and stage (two per op, one
-/// spare) and one per tile of a tile op, plus a slot per sampler op and denoising step.
+/// The uniform parameter blocks the executor creates: [`Op::param_blocks`] per op and one spare, plus
+/// a slot per sampler op and denoising step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParamSlots {
     /// Bytes of one slot (the largest params struct, rounded up to the uniform offset alignment).
@@ -519,8 +519,8 @@ impl ParamSlots {
     /// there are any.
     pub fn buffers(&self, graph: &Graph) -> Vec<u64> {
         let stepped = graph.ops.iter().filter(|op| op.is_stepped()).count() as u64;
-        let tiles: u64 = graph.ops.iter().filter_map(Op::tiles).map(u64::from).sum();
-        let mut buffers = vec![self.slot * (2 * graph.ops.len() as u64 + 1 + tiles)];
+        let blocks: u64 = graph.ops.iter().map(Op::param_blocks).sum();
+        let mut buffers = vec![self.slot * (blocks + 1)];
         if stepped > 0 {
             buffers.push(self.slot * stepped * self.max_steps.max(1) as u64);
         }

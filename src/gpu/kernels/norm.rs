@@ -45,7 +45,7 @@ struct Params {
     eps: f32,
     rows: u32,
     width: u32,
-    _pad: u32,
+    first: u32,
 }
 
 /// The shape of a group norm: x is `[batch, channels, *spatial]` with `spatial` elements per channel.
@@ -243,6 +243,120 @@ pub fn group_norm_with(
         grid,
     )?;
     Ok([stats, apply])
+}
+
+/// The dispatches of a group norm whose statistics are shared across the tiles of a tiled phase
+/// ([`group_norm_tiled`]).
+pub struct TiledGroupNorm {
+    /// This tile's partial statistics into the scratch tensor (as [`group_norm`]'s first dispatch).
+    pub stats: Dispatch,
+    /// Overwrites the shared summary with this tile's (the first tile of the gathering pass).
+    pub gather_first: Dispatch,
+    /// Folds this tile's statistics into the shared summary (the other tiles of the gathering pass).
+    pub gather: Dispatch,
+    /// Normalises x with the shared summary.
+    pub apply: Dispatch,
+}
+
+impl TiledGroupNorm {
+    /// The indices into [`TiledGroupNorm::into_vec`] of the dispatches of run `slot` of `grid`, in
+    /// order. The gathering pass folds each tile into the summary and normalises the tile with all
+    /// tiles so far (the first with its own statistics); the final pass normalises with the summary of
+    /// every tile.
+    pub fn slot(grid: &crate::graph::TileGrid, slot: u32) -> &'static [usize] {
+        match grid.slot(slot) {
+            _ if grid.is_final(slot) => &[3],
+            (_, 0) => &[0, 1, 3],
+            _ => &[0, 2, 3],
+        }
+    }
+
+    /// stats, gather_first, gather, apply.
+    pub fn into_vec(self) -> Vec<Dispatch> {
+        vec![self.stats, self.gather_first, self.gather, self.apply]
+    }
+}
+
+/// Length in f32 elements of the shared summary of [`group_norm_tiled`]: four per (batch, group).
+pub fn group_norm_shared_len(shape: GroupNormShape) -> u64 {
+    shape.batch as u64 * shape.groups as u64 * PARTIAL_F32S
+}
+
+/// Group norm with statistics shared across tiles: like [`group_norm`], plus `shared`, an f32 tensor
+/// of [`group_norm_shared_len`] elements that holds the (count, mean, M2) summary of every tile
+/// gathered into it. It must outlive the tiled phase and overlap none of x, y and `scratch`. A grid
+/// that shares statistics has two passes ([`crate::graph::TileGrid::passes`]); with one pass, every
+/// run only normalises with the summary, which must then have been gathered before.
+#[allow(clippy::too_many_arguments)]
+pub fn group_norm_tiled(
+    gpu: &Gpu,
+    arena: &ParamArena,
+    t: NormTensors<'_>,
+    scratch: &TensorView,
+    shared: &TensorView,
+    shape: GroupNormShape,
+    eps: f32,
+    silu: bool,
+) -> Result<TiledGroupNorm> {
+    let options = GroupNormOptions {
+        eps,
+        silu,
+        threads: group_norm_threads(gpu),
+    };
+    let [stats, _] = group_norm_with(gpu, arena, t, scratch, shape, options)?;
+    expect_len(
+        shared,
+        group_norm_shared_len(shape),
+        "group_norm shared statistics",
+    )?;
+    if shared.dtype != DType::F32 {
+        return Err(Error::Invalid(format!(
+            "group_norm: shared statistics {} must be F32, not {:?}",
+            shared.name, shared.dtype
+        )));
+    }
+    let NormTensors { x, gamma, beta, y } = t;
+    let elem = common_dtype(&[x, gamma, beta, y], "group_norm")?;
+    let (chunk, splits) = shape.split();
+    let pairs = shape.batch * shape.groups;
+    let params = |first: bool| Params {
+        groups: pairs,
+        group_len: shape.group_len() as u32,
+        chunk: chunk as u32,
+        splits: splits as u32,
+        spatial: shape.spatial,
+        ch_per_group: shape.channels / shape.groups,
+        num_groups: shape.groups,
+        silu: silu as u32,
+        eps,
+        first: first as u32,
+        ..Default::default()
+    };
+    let constants = [("WG", options.threads as u64)];
+    let gather = |first: bool| {
+        dispatch(
+            gpu,
+            format!("group_norm_gather {} -> {}", x.name, shared.name),
+            gpu.pipeline(&NORM, "group_norm_gather", elem, &constants)?,
+            arena.push(gpu, &params(first))?,
+            &[(1, x), (5, scratch), (6, shared)],
+            [1, pairs, 1],
+        )
+    };
+    let apply = dispatch(
+        gpu,
+        format!("group_norm_apply_shared -> {}", y.name),
+        gpu.pipeline(&NORM, "group_norm_apply_shared", elem, &constants)?,
+        arena.push(gpu, &params(false))?,
+        &[(1, x), (2, gamma), (3, beta), (4, y), (6, shared)],
+        [splits as u32, pairs, 1],
+    )?;
+    Ok(TiledGroupNorm {
+        stats,
+        gather_first: gather(true)?,
+        gather: gather(false)?,
+        apply,
+    })
 }
 
 /// The layer-norm workgroup size [`layer_norm`] uses on `gpu`: 128, or 8 on a software adapter.

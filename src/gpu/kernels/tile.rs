@@ -20,9 +20,9 @@ struct Params {
     tile_w: u32,
     origin_y: u32,
     origin_x: u32,
-    stride_h: u32,
-    stride_w: u32,
-    overlap: u32,
+    rows: u32,
+    scale: u32,
+    _pad3: u32,
     cols: u32,
     tile: u32,
     alpha: f32,
@@ -38,7 +38,6 @@ fn params(grid: &TileGrid, scale: u32, tile: u32, planes: u32, alpha: f32) -> Re
         )));
     }
     let (oy, ox) = grid.origin(tile);
-    let stride = |t: u32| (t - grid.overlap.min(t - 1)) * scale;
     Ok(Params {
         planes,
         full_h: grid.height * scale,
@@ -47,9 +46,9 @@ fn params(grid: &TileGrid, scale: u32, tile: u32, planes: u32, alpha: f32) -> Re
         tile_w: grid.tile_w * scale,
         origin_y: oy * scale,
         origin_x: ox * scale,
-        stride_h: stride(grid.tile_h),
-        stride_w: stride(grid.tile_w),
-        overlap: grid.overlap * scale,
+        rows: grid.rows(),
+        scale,
+        _pad3: 0,
         cols: grid.cols(),
         tile,
         alpha,

@@ -42,8 +42,11 @@ pub(super) struct PhaseOption {
     groups: Vec<GroupSpec>,
     /// The most bytes of activations and this phase's non-resident weights live at one op.
     pub(super) peak: u64,
-    /// Uploads of the groups per generation.
+    /// Uploads per generation of the groups uploaded within `replayed`; the others are uploaded once.
     runs: u64,
+    /// The ops the pipeline runs `runs` times: the whole U-Net step, or a tiled phase's tile span
+    /// (its latent-resolution ops outside the span run once).
+    replayed: Range<u32>,
     /// The largest group.
     largest: u64,
 }
@@ -200,6 +203,7 @@ impl<'a, 'g> Analysis<'a, 'g> {
             groups: Vec::new(),
             peak: act_peak,
             runs: 0,
+            replayed: 0..0,
             largest: 0,
         };
         if phase.weights.is_empty() {
@@ -207,15 +211,16 @@ impl<'a, 'g> Analysis<'a, 'g> {
         }
         // The U-Net step runs once per denoising step, a tiled VAE phase once per tile: weights
         // streamed there are uploaded on every run, phase-resident ones must outlive the whole phase.
-        let tiles = phase
+        let tiled: Vec<(usize, u32)> = phase
             .ops
             .clone()
-            .filter_map(|i| self.inputs.graph.ops[i].tiles())
-            .max();
-        let (replayed, runs) = match tiles {
-            _ if phase.name == REPLAYED_PHASE => (true, self.steps),
-            Some(t) => (true, u64::from(t)),
-            None => (false, 1),
+            .filter_map(|i| Some((i, self.inputs.graph.ops[i].tiles()?)))
+            .collect();
+        let whole = phase.ops.start as u32..phase.ops.end as u32;
+        let (replayed, runs, span) = match (tiled.first(), tiled.last()) {
+            _ if phase.name == REPLAYED_PHASE => (true, self.steps, whole),
+            (Some(&(a, t)), Some(&(b, _))) => (true, u64::from(t), a as u32..b as u32 + 1),
+            _ => (false, 1, whole),
         };
         let mut options = vec![resident];
         // Phase-resident: chunks of the phase's weights, live over the phase (replayed) or from the
@@ -249,7 +254,9 @@ impl<'a, 'g> Analysis<'a, 'g> {
         }
         for target in targets {
             let groups = self.stream_groups(&phase.weights, target);
-            options.push(self.summarise(phase, Residency::Streamed, target, groups, runs));
+            let mut option = self.summarise(phase, Residency::Streamed, target, groups, runs);
+            option.replayed = span.clone();
+            options.push(option);
         }
         options
     }
@@ -324,6 +331,7 @@ impl<'a, 'g> Analysis<'a, 'g> {
             groups,
             peak,
             runs,
+            replayed: 0..0,
         }
     }
 
@@ -440,8 +448,10 @@ impl<'a, 'g> Analysis<'a, 'g> {
         for k in 0..self.phases.len() {
             let o = self.option(k, choice);
             for g in &o.groups {
-                cost.bytes += o.runs * g.bytes;
-                cost.copies += o.runs * g.bytes.div_ceil(staging.max(4));
+                let replayed = g.upload_before.is_some_and(|i| o.replayed.contains(&i));
+                let runs = if replayed { o.runs } else { o.runs.min(1) };
+                cost.bytes += runs * g.bytes;
+                cost.copies += runs * g.bytes.div_ceil(staging.max(4));
             }
         }
         cost.seconds = cost.bytes as f64 / UPLOAD_BYTES_PER_SECOND
