@@ -43,7 +43,10 @@ fn grids_cover_the_plane_in_raster_order() {
             assert_eq!((at(0), at(n - 1) + len), (0, size.max(len)), "{g:?}");
             for i in 1..n {
                 let stride = at(i) - at(i - 1);
-                assert!(stride > 0 && stride <= len - overlap, "{g:?} axis {size}: {stride}");
+                assert!(
+                    stride > 0 && stride <= len - overlap,
+                    "{g:?} axis {size}: {stride}"
+                );
             }
         }
         assert!(g.overhead() >= 1.0);

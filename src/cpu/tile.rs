@@ -80,8 +80,8 @@ pub fn blend(tiles: &[Vec<f32>], grid: &TileGrid, scale: u32) -> Vec<f32> {
         for p in 0..planes {
             for r in 0..th {
                 for c in 0..tw {
-                    let wgt = ramp(r as u32, i, grid.rows(), rows)
-                        * ramp(c as u32, j, grid.cols(), cols);
+                    let wgt =
+                        ramp(r as u32, i, grid.rows(), rows) * ramp(c as u32, j, grid.cols(), cols);
                     let at = (p * h + oy + r) * w + ox + c;
                     num[at] += wgt * tile[(p * th + r) * tw + c] as f64;
                     den[at] += wgt;

@@ -895,9 +895,9 @@ impl GraphBuilder {
         }))
     }
 
-    /// [`Op::TileBlend`]: blends tile `x` `[B, C, tile_h·scale, tile_w·scale]` into a new persistent
+    /// [`Op::TileBlend`]: blends tile `x` `[B, C, tile_h·scale, tile_w·scale]` into a new output
     /// tensor `name` `[B, C, height·scale, width·scale]`, which every tile's replay of the phase
-    /// completes.
+    /// completes (mark it persistent to keep it past the phase).
     pub fn tile_blend(
         &mut self,
         name: &str,
@@ -917,7 +917,8 @@ impl GraphBuilder {
             name,
             vec![xs[0], xs[1], grid.height * scale, grid.width * scale],
         )?;
-        self.mark_persistent(y);
+        // Written in place by every tile: live over the whole phase (and kept to its end).
+        self.mark_output(y);
         Ok(self.push(Op::TileBlend { x, y, grid, scale }))
     }
 

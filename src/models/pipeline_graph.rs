@@ -230,8 +230,6 @@ pub fn generation_graph(
                 let h = vae.encode_head(&mut b, &vae_scope, tile)?; // [I, C, th, tw]
                 let h = b.tile_blend("vae_encoder_features", h, grid, 1)?; // [I, C, h, w]
                 b.end_tiles();
-                // Needed only until the phase ends, not across the U-Net phase.
-                b.mark_output(h);
                 vae.encode_tail(&mut b, &vae_scope, h)? // [I, 2L, h, w]
             }
         };
