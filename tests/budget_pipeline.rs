@@ -115,6 +115,8 @@ struct Run {
     tiling: Option<VaeTiling>,
     peak: u64,
     total: u64,
+    /// Seconds from the first step to the decoded image (printed, never asserted).
+    seconds: f64,
 }
 
 fn generate(gpu: &Arc<Gpu>, precision: DType, budget: Option<u64>) -> wgsd::Result<Run> {
@@ -134,12 +136,14 @@ fn generate_at(
     let mut peak = reserved(gpu);
     let total = p.memory().total();
     let tiling = p.vae_tiling();
+    let clock = std::time::Instant::now();
     let mut g = p.start(&request(2))?;
     peak = peak.max(reserved(gpu));
     while g.step()? {
         peak = peak.max(reserved(gpu));
     }
     let image = g.decode()?;
+    let seconds = clock.elapsed().as_secs_f64();
     peak = peak.max(reserved(gpu));
     drop(p);
     assert_eq!(
@@ -152,6 +156,7 @@ fn generate_at(
         tiling,
         peak: peak - before,
         total,
+        seconds,
     })
 }
 
@@ -192,7 +197,9 @@ fn sweep(gpu: &Arc<Gpu>, precision: DType) -> bool {
         reference.peak
     );
     let mut strategies = Vec::new();
-    println!("{precision:?}: budget MiB | strategy | planned MiB | peak reserved MiB | identical");
+    println!(
+        "{precision:?}: budget MiB | strategy | planned MiB | peak reserved MiB | seconds | identical"
+    );
     for k in 0..8u64 {
         let budget = lo + (hi - lo) * k / 7;
         let plan = plan_for(gpu, &m, &options(&m, precision, Some(budget)), false).unwrap();
@@ -204,11 +211,12 @@ fn sweep(gpu: &Arc<Gpu>, precision: DType) -> bool {
                 .zip(&reference.image)
                 .all(|(a, b)| a.to_bits() == b.to_bits());
         println!(
-            "{:.2} | {} | {:.2} | {:.2} | {same}",
+            "{:.2} | {} | {:.2} | {:.2} | {:.2} | {same}",
             budget as f64 / MIB,
             plan.strategy,
             run.total as f64 / MIB,
-            run.peak as f64 / MIB
+            run.peak as f64 / MIB,
+            run.seconds
         );
         assert_eq!(
             run.total,
@@ -335,17 +343,18 @@ fn a_sweep_through_vae_tiling_fits_every_budget() {
     let reference = generate_at(TILED, &gpu, DType::F32, None).unwrap();
     assert_eq!(reference.tiling, None);
     let mut tiled = 0;
-    println!("budget MiB | VAE tiles | planned MiB | peak reserved MiB | PSNR dB");
+    println!("budget MiB | VAE tiles | planned MiB | peak reserved MiB | seconds | PSNR dB");
     for k in 0..8u64 {
         let budget = lo + (hi - lo) * k / 7;
         let run = generate_at(TILED, &gpu, DType::F32, Some(budget)).unwrap();
         let db = psnr(&run.image, &reference.image);
         println!(
-            "{:.2} | {:?} | {:.2} | {:.2} | {db:.1}",
+            "{:.2} | {:?} | {:.2} | {:.2} | {:.2} | {db:.1}",
             budget as f64 / MIB,
             run.tiling.map(|t| t.tile),
             run.total as f64 / MIB,
-            run.peak as f64 / MIB
+            run.peak as f64 / MIB,
+            run.seconds
         );
         assert!(
             run.total <= budget && run.peak <= budget,

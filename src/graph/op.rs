@@ -400,14 +400,14 @@ impl Op {
     }
 
     /// Uniform parameter blocks the executor gives the op: two, plus one per tile of a tile op, or
-    /// three more for a group norm sharing statistics (the first tile's gather, the other tiles',
-    /// and the shared normalisation).
+    /// four for a group norm sharing statistics (its statistics, the first tile's gather, the other
+    /// tiles', and the shared normalisation).
     pub fn param_blocks(&self) -> u64 {
         match self {
             Op::TileCrop { grid, .. } | Op::TileBlend { grid, .. } => 2 + u64::from(grid.count()),
             Op::GroupNorm {
                 shared: Some(_), ..
-            } => 5,
+            } => 4,
             _ => 2,
         }
     }

@@ -172,15 +172,25 @@ pub fn group_norm(
     group_norm_with(gpu, arena, t, scratch, shape, options)
 }
 
-/// [`group_norm`] with an explicit workgroup size (tests run every size on any adapter).
-pub fn group_norm_with(
+/// A checked group norm: its storage type, parameters, grid `(splits, B·G)`, workgroup size and the
+/// dispatch of its first stage (this input's partial statistics into `scratch`).
+struct Prepared {
+    elem: DType,
+    params: Params,
+    grid: [u32; 3],
+    constants: [(&'static str, u64); 1],
+    stats: Dispatch,
+}
+
+/// Checks the tensors and the shape of a group norm and builds its statistics dispatch.
+fn prepare(
     gpu: &Gpu,
     arena: &ParamArena,
     t: NormTensors<'_>,
     scratch: &TensorView,
     shape: GroupNormShape,
     options: GroupNormOptions,
-) -> Result<[Dispatch; 2]> {
+) -> Result<Prepared> {
     let GroupNormOptions { eps, silu, threads } = options;
     if !threads.is_power_of_two() || threads as u64 > WG {
         return Err(Error::Invalid(format!(
@@ -234,15 +244,35 @@ pub fn group_norm_with(
         &[(1, x), (5, scratch)],
         grid,
     )?;
+    Ok(Prepared {
+        elem,
+        params,
+        grid,
+        constants,
+        stats,
+    })
+}
+
+/// [`group_norm`] with an explicit workgroup size (tests run every size on any adapter).
+pub fn group_norm_with(
+    gpu: &Gpu,
+    arena: &ParamArena,
+    t: NormTensors<'_>,
+    scratch: &TensorView,
+    shape: GroupNormShape,
+    options: GroupNormOptions,
+) -> Result<[Dispatch; 2]> {
+    let p = prepare(gpu, arena, t, scratch, shape, options)?;
+    let NormTensors { x, gamma, beta, y } = t;
     let apply = dispatch(
         gpu,
         format!("group_norm -> {}", y.name),
-        gpu.pipeline(&NORM, "group_norm_apply", elem, &constants)?,
-        arena.push(gpu, &params)?,
+        gpu.pipeline(&NORM, "group_norm_apply", p.elem, &p.constants)?,
+        arena.push(gpu, &p.params)?,
         &[(1, x), (2, gamma), (3, beta), (4, y), (5, scratch)],
-        grid,
+        p.grid,
     )?;
-    Ok([stats, apply])
+    Ok([p.stats, apply])
 }
 
 /// The dispatches of a group norm whose statistics are shared across the tiles of a tiled phase
@@ -303,7 +333,7 @@ pub fn group_norm_tiled(
         silu,
         threads: group_norm_threads(gpu),
     };
-    let [stats, _] = group_norm_with(gpu, arena, t, scratch, shape, options)?;
+    let p = prepare(gpu, arena, t, scratch, shape, options)?;
     expect_len(
         shared,
         group_norm_shared_len(shape),
@@ -316,43 +346,30 @@ pub fn group_norm_tiled(
         )));
     }
     let NormTensors { x, gamma, beta, y } = t;
-    let elem = common_dtype(&[x, gamma, beta, y], "group_norm")?;
-    let (chunk, splits) = shape.split();
-    let pairs = shape.batch * shape.groups;
-    let params = |first: bool| Params {
-        groups: pairs,
-        group_len: shape.group_len() as u32,
-        chunk: chunk as u32,
-        splits: splits as u32,
-        spatial: shape.spatial,
-        ch_per_group: shape.channels / shape.groups,
-        num_groups: shape.groups,
-        silu: silu as u32,
-        eps,
-        first: first as u32,
-        ..Default::default()
-    };
-    let constants = [("WG", options.threads as u64)];
     let gather = |first: bool| {
+        let params = Params {
+            first: first as u32,
+            ..p.params
+        };
         dispatch(
             gpu,
             format!("group_norm_gather {} -> {}", x.name, shared.name),
-            gpu.pipeline(&NORM, "group_norm_gather", elem, &constants)?,
-            arena.push(gpu, &params(first))?,
+            gpu.pipeline(&NORM, "group_norm_gather", p.elem, &p.constants)?,
+            arena.push(gpu, &params)?,
             &[(1, x), (5, scratch), (6, shared)],
-            [1, pairs, 1],
+            [1, p.grid[1], 1],
         )
     };
     let apply = dispatch(
         gpu,
         format!("group_norm_apply_shared -> {}", y.name),
-        gpu.pipeline(&NORM, "group_norm_apply_shared", elem, &constants)?,
-        arena.push(gpu, &params(false))?,
+        gpu.pipeline(&NORM, "group_norm_apply_shared", p.elem, &p.constants)?,
+        arena.push(gpu, &p.params)?,
         &[(1, x), (2, gamma), (3, beta), (4, y), (6, shared)],
-        [splits as u32, pairs, 1],
+        p.grid,
     )?;
     Ok(TiledGroupNorm {
-        stats,
+        stats: p.stats,
         gather_first: gather(true)?,
         gather: gather(false)?,
         apply,
