@@ -2,7 +2,7 @@
 //! and the U-Net's feed-forward whole or in chunks of rows.
 //!
 //! The budget planner ([`crate::planner::budget`]) fits one graph; these rewrites change the graph (the
-//! VAE phases are built at tile size and replayed per tile; a chunked feed-forward is a loop of small
+//! VAE's image-resolution part is built at tile size and replayed per tile; a chunked feed-forward is a loop of small
 //! ops over row windows), so the choice is made here, over graphs. The candidates, in order of
 //! preference: the whole VAE, then tiles of [`VaeTiling::SIDES`] latents, largest first; for each, the
 //! feed-forward whole, then in chunks of [`FF_CHUNK_ROWS`] rows.

@@ -8,8 +8,8 @@
 //! - [`Residency::Resident`]: live over the whole run, uploaded once at load. Nothing is uploaded
 //!   while generating: the fastest, and the most memory.
 //! - [`Residency::PhaseResident`]: live only during its phase, uploaded when the phase starts (once
-//!   per generation). The U-Net phase is replayed every denoising step, and a tiled VAE phase once per
-//!   tile, so their weights live over the whole phase and are uploaded before the first run only; the
+//!   per generation). The U-Net phase is replayed every denoising step, and a tiled VAE phase's tile
+//!   span once per tile and pass, so their weights live over the whole phase and are uploaded before the first run only; the
 //!   text encoder's and an untiled VAE's live from their phase's first to its last use. Phases take
 //!   turns in the same bytes of the arena.
 //! - [`Residency::Streamed`]: the phase's weights are cut into upload groups of consecutive ops (one
@@ -52,8 +52,9 @@
 //! ```
 //!
 //! where a phase-resident phase uploads its weights once, a streamed once-run phase (text encoder,
-//! VAE) once, a streamed U-Net `steps` times, a streamed tiled VAE once per tile, and each copy is one fill-map-copy-submit round trip of
-//! the staging buffer (`ceil(group / staging)` per group). `steps` is the most a generation may run
+//! VAE) once, a streamed U-Net `steps` times, a streamed tiled VAE's tile span once per slot (tile ×
+//! pass; its whole-latent ops once), and each copy is one fill-map-copy-submit round trip of the
+//! staging buffer (`ceil(group / staging)` per group). `steps` is the most a generation may run
 //! ([`ParamSlots::max_steps`]). The constants were measured on lavapipe through the executor's own
 //! upload path (`tests/budget_upload_speed.rs`); a discrete GPU over PCIe has the same order of
 //! bandwidth. They only rank strategies: every candidate pays the same compute.

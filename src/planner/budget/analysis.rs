@@ -209,8 +209,9 @@ impl<'a, 'g> Analysis<'a, 'g> {
         if phase.weights.is_empty() {
             return vec![resident];
         }
-        // The U-Net step runs once per denoising step, a tiled VAE phase once per tile: weights
-        // streamed there are uploaded on every run, phase-resident ones must outlive the whole phase.
+        // The U-Net step runs once per denoising step, a tiled VAE phase's tile span once per slot:
+        // weights streamed there are uploaded on every run, phase-resident ones must outlive the whole
+        // phase.
         let tiled: Vec<(usize, u32)> = phase
             .ops
             .clone()
