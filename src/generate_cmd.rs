@@ -166,8 +166,14 @@ fn strategy(pipeline: &Pipeline) -> String {
     let mut s = pipeline.strategy().to_string();
     if let Some(t) = pipeline.vae_tiling() {
         s += &format!(
-            ", VAE in {0}×{0}-latent tiles (overlap {1})",
-            t.tile, t.overlap
+            ", VAE in {0}×{0}-latent tiles (overlap {1}{2})",
+            t.tile,
+            t.overlap,
+            if t.shared_stats {
+                ", group-norm statistics shared"
+            } else {
+                ""
+            }
         );
     }
     if pipeline.ff_chunk_rows() > 0 {

@@ -622,8 +622,14 @@ fn tiling_phrase(b: &BudgetReport) -> String {
     let vae = match b.vae_tiling {
         None => "VAE whole".to_string(),
         Some(t) => format!(
-            "VAE in {0}×{0}-latent tiles overlapping by {1}",
-            t.tile, t.overlap
+            "VAE in {0}×{0}-latent tiles overlapping by {1}{2}",
+            t.tile,
+            t.overlap,
+            if t.shared_stats {
+                " (group-norm statistics shared)"
+            } else {
+                ""
+            }
         ),
     };
     match b.ff_chunk_rows {
