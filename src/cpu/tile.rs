@@ -62,7 +62,9 @@ pub fn crop(x: &[f32], grid: &TileGrid, scale: u32, t: u32, alpha: f32) -> Vec<f
 }
 
 /// Every tile of `grid` blended into one `[planes, H, W]` plane: `Σ_t w_t x_t / Σ_t w_t`, with
-/// `w_t(y, x)` the product of the tile's [`ramp`] along each axis.
+/// `w_t(y, x)` the product of one weight per axis. Along an axis, across each overlap of `O` elements
+/// with a neighbour, a tile weighs 0 over the `O/4` elements nearest its edge, then ramps to 1 over
+/// the middle half; elsewhere (and at the plane's border) it weighs 1.
 pub fn blend(tiles: &[Vec<f32>], grid: &TileGrid, scale: u32) -> Vec<f32> {
     let (h, w) = (
         (grid.height * scale) as usize,
