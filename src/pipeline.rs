@@ -760,11 +760,9 @@ impl Pipeline {
         let Some(grid) = self.tensors.vae_tiles else {
             return self.executor.run(&self.gpu, range);
         };
-        let tiled: Vec<usize> = range
-            .clone()
-            .filter(|&i| self.graph.ops[i].tiles().is_some())
-            .collect();
-        let (Some(&first), Some(&last)) = (tiled.first(), tiled.last()) else {
+        let tiled = |&i: &usize| self.graph.ops[i].tiles().is_some();
+        let (Some(first), Some(last)) = (range.clone().find(tiled), range.clone().rfind(tiled))
+        else {
             return self.executor.run(&self.gpu, range);
         };
         self.executor.run(&self.gpu, range.start..first)?;

@@ -204,12 +204,7 @@ fn sweep(gpu: &Arc<Gpu>, precision: DType) -> bool {
         let budget = lo + (hi - lo) * k / 7;
         let plan = plan_for(gpu, &m, &options(&m, precision, Some(budget)), false).unwrap();
         let run = generate(gpu, precision, Some(budget)).unwrap();
-        let same = run.image.len() == reference.image.len()
-            && run
-                .image
-                .iter()
-                .zip(&reference.image)
-                .all(|(a, b)| a.to_bits() == b.to_bits());
+        let same = common::bit_identical(&run.image, &reference.image);
         println!(
             "{:.2} | {} | {:.2} | {:.2} | {:.2} | {same}",
             budget as f64 / MIB,
@@ -307,9 +302,7 @@ fn twenty_streamed_generations_leave_reserved_memory_unchanged() {
         match &first {
             None => first = Some(image),
             Some(f) => assert!(
-                f.iter()
-                    .zip(&image)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                common::bit_identical(f, &image),
                 "generation {i} drew a different image"
             ),
         }
@@ -368,10 +361,7 @@ fn a_sweep_through_vae_tiling_fits_every_budget() {
                 assert!(db >= 35.0, "budget {budget}: tiled PSNR {db:.1} dB");
             }
             None => assert!(
-                run.image
-                    .iter()
-                    .zip(&reference.image)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                common::bit_identical(&run.image, &reference.image),
                 "budget {budget}: the untiled image differs"
             ),
         }

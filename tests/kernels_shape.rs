@@ -10,11 +10,7 @@ use wgsd::graph::DType;
 
 fn exact(got: &[f32], want: &[f32], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
-    let same = got
-        .iter()
-        .zip(want)
-        .all(|(a, b)| a.to_bits() == b.to_bits());
-    assert!(same, "{what}: not bit-exact");
+    assert!(bit_identical(got, want), "{what}: not bit-exact");
 }
 
 #[test]

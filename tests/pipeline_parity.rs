@@ -7,67 +7,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde_json::Value;
+use common::reference::{fixture, psnr, to_unit, Reference};
 use wgsd::graph::DType;
 use wgsd::pipeline::{InitImage, Model, Pipeline, PipelineOptions, Request};
 use wgsd::scheduler::{Sampler, Schedule};
-use wgsd::weights::{self, SafetensorsFile};
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-struct Reference {
-    json: Value,
-    file: SafetensorsFile,
-    dir: PathBuf,
-}
-
-impl Reference {
-    fn open(name: &str) -> Reference {
-        let dir = fixture(name).join("pipeline");
-        let json: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join("pipeline.json")).expect("pipeline.json"),
-        )
-        .expect("pipeline.json parses");
-        let file = SafetensorsFile::open(dir.join("pipeline.safetensors")).expect("references");
-        Reference { json, file, dir }
-    }
-
-    fn tensor(&self, name: &str) -> Vec<f32> {
-        let view = self
-            .file
-            .tensor(name)
-            .unwrap_or_else(|| panic!("reference tensor {name} missing"));
-        weights::convert::to_f32_vec(&view).unwrap()
-    }
-
-    fn size(&self) -> (u32, u32) {
-        let get = |k: &str| self.json[k].as_u64().expect(k) as u32;
-        (get("width"), get("height"))
-    }
-
-    fn request(&self, sampler: &str, guidance: f64) -> Request {
-        let (sampler, schedule) = sampler_of(sampler);
-        Request {
-            prompt: self.json["prompt"].as_str().unwrap().to_string(),
-            negative_prompt: self.json["negative_prompt"]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
-            steps: self.json["num_inference_steps"].as_u64().unwrap() as usize,
-            cfg_scale: guidance as f32,
-            seed: 0,
-            sampler,
-            schedule,
-            init: None,
-            noise: Some(self.tensor("latents")),
-        }
-    }
+/// The request of the fixture's run `key` at guidance `g`.
+fn request(reference: &Reference, key: &str, g: f64) -> Request {
+    let (sampler, schedule) = sampler_of(key);
+    reference.request(sampler, schedule, g as f32)
 }
 
 /// The fixture's sampler key → wgsd's sampler and schedule.
@@ -78,26 +28,6 @@ fn sampler_of(key: &str) -> (Sampler, Schedule) {
         "dpmpp_2m_karras" => (Sampler::DpmPp2m, Schedule::Karras),
         other => panic!("unknown fixture sampler {other}"),
     }
-}
-
-/// PSNR in dB of two signals of peak 1.
-fn psnr(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    10.0 * (1.0 / mse.max(1e-20)).log10()
-}
-
-/// `[3, H, W]` in [-1, 1] → [0, 1] as diffusers postprocesses.
-fn to_unit(image: &[f32]) -> Vec<f32> {
-    image
-        .iter()
-        .map(|&v| (v / 2.0 + 0.5).clamp(0.0, 1.0))
-        .collect()
 }
 
 /// The 8-bit PNG as `[3, H, W]` in [0, 1], and ours rounded the same way.
@@ -207,7 +137,7 @@ fn txt2img(name: &str, model: impl Fn() -> Model) {
             }
             let mut p = pipeline(model(), &reference, dtype, guided, false);
             for (key, g) in runs {
-                let request = reference.request(key, *g);
+                let request = request(&reference, key, *g);
                 let mut generation = p.start(&request).unwrap();
                 check_timesteps(
                     key,
@@ -242,7 +172,7 @@ fn img2img(name: &str) {
         for (sampler, s) in spec["samplers"].as_object().unwrap() {
             let key = format!("img2img_{sampler}");
             let g = s["guidance_scale"].as_f64().unwrap();
-            let mut request = reference.request(sampler, g);
+            let mut request = request(&reference, sampler, g);
             request.noise = Some(reference.tensor(&format!("{key}.noise")));
             request.init = Some(InitImage {
                 pixels: reference.tensor(&format!("{key}.init_image")),

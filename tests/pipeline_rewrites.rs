@@ -16,70 +16,24 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use serde_json::Value;
+use common::reference::{fixture, psnr, to_unit, Reference};
 use wgsd::graph::DType;
 use wgsd::models::pipeline_graph::VaeTiling;
 use wgsd::pipeline::{
     ChunkChoice, InitImage, Model, Pipeline, PipelineOptions, Request, TilingChoice,
 };
 use wgsd::scheduler::{Sampler, Schedule};
-use wgsd::weights::{self, SafetensorsFile};
 
 const BOUND_DB: f64 = 35.0;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+/// The fixture's DDIM run.
+fn ddim(r: &Reference) -> Request {
+    r.request(Sampler::Ddim, Schedule::Discrete, r.guidance())
 }
 
-struct Reference {
-    json: Value,
-    file: SafetensorsFile,
-}
-
-impl Reference {
-    fn open(name: &str) -> Reference {
-        let dir = fixture(name).join("pipeline");
-        let json =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("pipeline.json")).unwrap())
-                .unwrap();
-        let file = SafetensorsFile::open(dir.join("pipeline.safetensors")).unwrap();
-        Reference { json, file }
-    }
-
-    fn tensor(&self, name: &str) -> Vec<f32> {
-        weights::convert::to_f32_vec(&self.file.tensor(name).unwrap()).unwrap()
-    }
-
-    fn request(&self) -> Request {
-        Request {
-            prompt: self.json["prompt"].as_str().unwrap().to_string(),
-            negative_prompt: self.json["negative_prompt"]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
-            steps: self.json["num_inference_steps"].as_u64().unwrap() as usize,
-            cfg_scale: self.json["guidance_scale"].as_f64().unwrap() as f32,
-            seed: 0,
-            sampler: Sampler::Ddim,
-            schedule: Schedule::Discrete,
-            init: None,
-            noise: Some(self.tensor("latents")),
-        }
-    }
-}
-
+/// PSNR of our `[-1, 1]` image against diffusers' `[0, 1]` one.
 fn psnr_unit(ours: &[f32], want_unit: &[f32]) -> f64 {
-    let mse = ours
-        .iter()
-        .zip(want_unit)
-        .map(|(&x, &y)| ((x / 2.0 + 0.5).clamp(0.0, 1.0) as f64 - y as f64).powi(2))
-        .sum::<f64>()
-        / ours.len() as f64;
-    10.0 * (1.0 / mse.max(1e-20)).log10()
+    psnr(&to_unit(ours), want_unit)
 }
 
 fn pipeline(
@@ -91,8 +45,8 @@ fn pipeline(
 ) -> Pipeline {
     let model = Model::open(fixture(name)).unwrap();
     let r = Reference::open(name);
-    let size = |k: &str| r.json[k].as_u64().unwrap() as u32;
-    let mut o = PipelineOptions::new(&model, size("width"), size("height"));
+    let (width, height) = r.size();
+    let mut o = PipelineOptions::new(&model, width, height);
     o.precision = dtype;
     o.img2img = img2img;
     o.max_steps = 10;
@@ -114,19 +68,16 @@ fn txt2img(name: &str) {
             Some(TilingChoice::Fixed(tiled.vae_tiling().unwrap())),
             Some(SMALL)
         );
-        let mut g = tiled.start(&r.request()).unwrap();
-        while g.step().unwrap() {}
-        let latents_tiled = g.latents().unwrap();
-        let image_tiled = g.decode().unwrap();
-        let mut g = whole.start(&r.request()).unwrap();
-        while g.step().unwrap() {}
-        let latents_whole = g.latents().unwrap();
-        let image_whole = g.decode().unwrap();
+        // The latents before decoding, and the image.
+        let run = |p: &mut Pipeline| {
+            let mut g = p.start(&ddim(&r)).unwrap();
+            while g.step().unwrap() {}
+            (g.latents().unwrap(), g.decode().unwrap())
+        };
+        let (latents_tiled, image_tiled) = run(&mut tiled);
+        let (latents_whole, image_whole) = run(&mut whole);
         assert!(
-            latents_tiled
-                .iter()
-                .zip(&latents_whole)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            common::bit_identical(&latents_tiled, &latents_whole),
             "{name} {dtype:?}: tiling changed the latents"
         );
         let p_tiled = psnr_unit(&image_tiled, &want);
@@ -157,7 +108,7 @@ fn tiled_img2img_encodes_and_decodes_within_35_db() {
     let r = Reference::open(name);
     let key = "img2img_ddim";
     let want = r.tensor(&format!("{key}.image"));
-    let mut request = r.request();
+    let mut request = ddim(&r);
     request.noise = Some(r.tensor(&format!("{key}.noise")));
     request.init = Some(InitImage {
         pixels: r.tensor(&format!("{key}.init_image")),
@@ -219,10 +170,7 @@ fn streaming_into_a_tiled_vae_is_exact() {
     assert!(total <= min);
     assert!(!strategy.starts_with("resident"), "{strategy}");
     assert!(
-        streamed
-            .iter()
-            .zip(&resident)
-            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        common::bit_identical(&streamed, &resident),
         "streamed weights changed the tiled image"
     );
 }
@@ -240,14 +188,11 @@ fn a_chunked_feed_forward_is_exact() {
                 p.ff_chunk_rows(),
                 if chunking == ChunkChoice::Off { 0 } else { 128 }
             );
-            p.generate(&r.request(), |_, _| {}).unwrap().0
+            p.generate(&ddim(&r), |_, _| {}).unwrap().0
         };
         let (whole, chunked) = (image(ChunkChoice::Off), image(ChunkChoice::Rows(128)));
         assert!(
-            whole
-                .iter()
-                .zip(&chunked)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            common::bit_identical(&whole, &chunked),
             "{dtype:?}: chunking changed the image"
         );
     }

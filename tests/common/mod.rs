@@ -6,6 +6,8 @@
 
 use std::sync::{Arc, OnceLock};
 
+pub mod reference;
+
 use rand::{Rng, SeedableRng};
 use wgsd::gpu::kernels::{Dispatch, ParamArena};
 use wgsd::gpu::{Gpu, GpuOptions, TensorView};
@@ -50,6 +52,11 @@ pub fn quantize(x: &[f32], dtype: DType) -> Vec<f32> {
         DType::F16 => x.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect(),
         _ => x.to_vec(),
     }
+}
+
+/// True when `a` and `b` have the same length and the same bits everywhere.
+pub fn bit_identical(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 /// One input tensor of a case.
