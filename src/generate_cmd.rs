@@ -117,6 +117,27 @@ pub struct MemorySample {
     pub allocated: u64,
 }
 
+/// A refusal of the pipeline's share of `--budget`, restated for the whole budget: the device's own
+/// reservation `baseline` added to the minimum.
+fn with_device_baseline(e: Error, budget: Option<u64>, baseline: u64) -> Error {
+    match e {
+        Error::Budget {
+            minimum, message, ..
+        } => {
+            let minimum = minimum + baseline;
+            Error::Budget {
+                budget: budget.unwrap_or(0),
+                minimum,
+                minimum_mib: minimum as f64 / (1u64 << 20) as f64,
+                message: format!(
+                    "{message}; plus {baseline} bytes the device itself reserved before any of wgsd's buffers"
+                ),
+            }
+        }
+        other => other,
+    }
+}
+
 /// The `--report` JSON: the budget, the plan, what wgpu reported, and the times.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RunReport {
@@ -128,7 +149,9 @@ pub struct RunReport {
     pub ff_chunk_rows: u32,
     /// Planned device bytes by category.
     pub planned: crate::gpu::ExecutorMemory,
-    /// The most reserved bytes seen at any sample.
+    /// What wgpu reserved for the device itself before any of wgsd's buffers (part of the budget).
+    pub device_baseline: u64,
+    /// The most reserved bytes seen at any sample, the device's own included.
     pub peak_reserved: u64,
     /// The most allocated bytes seen at any sample.
     pub peak_allocated: u64,
@@ -303,6 +326,11 @@ pub fn run(args: &GenerateArgs, mut status: impl FnMut(&str)) -> Result<Generate
         adapter: args.adapter.clone(),
         ..Default::default()
     })?);
+    // wgsd created this device, so what wgpu reserved for it before any pipeline buffer (4 MiB on
+    // lavapipe) is part of what the process reserves: `--budget` covers it, and the pipeline gets the
+    // rest. (A host that brings its own device budgets the pipeline alone.)
+    gpu.wait()?;
+    let device_baseline = gpu.memory().map_or(0, |m| m.reserved);
     let guidance = args.cfg_scale > 1.0;
     let mut options = PipelineOptions::new(&model, width, height);
     options.precision = args.precision.unwrap_or(DType::F32);
@@ -310,11 +338,12 @@ pub fn run(args: &GenerateArgs, mut status: impl FnMut(&str)) -> Result<Generate
     options.guidance = guidance;
     options.img2img = init.is_some();
     options.max_steps = args.steps;
-    options.budget = args.budget;
+    options.budget = args.budget.map(|b| b.saturating_sub(device_baseline));
     options.vae_tiling = args.vae_tiling;
     options.ff_chunking = args.ff_chunking;
     let model_name = model.name.clone();
-    let mut pipeline = Pipeline::new(Arc::clone(&gpu), model, options)?;
+    let mut pipeline = Pipeline::new(Arc::clone(&gpu), model, options)
+        .map_err(|e| with_device_baseline(e, args.budget, device_baseline))?;
     let load = t0.elapsed();
     let mut samples = vec![];
     let mut sample = |at: String| {
@@ -402,6 +431,7 @@ pub fn run(args: &GenerateArgs, mut status: impl FnMut(&str)) -> Result<Generate
         let report = RunReport {
             budget: args.budget,
             planned: pipeline.memory(),
+            device_baseline,
             peak_reserved: summary.device_reserved,
             peak_allocated: samples.iter().map(|s| s.allocated).max().unwrap_or(0),
             samples,

@@ -297,3 +297,47 @@ fn img2img_from_the_cli_reproduces_diffusers() {
     assert_eq!(p.denoising_strength, Some(0.6));
     assert_eq!((p.width, p.height), (48, 32), "the init image's size");
 }
+
+/// `--budget` covers everything the process reserves, the device's own reservation included: a
+/// budget too small is refused naming the device's share and the smallest budget that works, and a run
+/// at exactly that budget stays within it by wgpu's allocator report (device included).
+#[test]
+fn the_budget_covers_the_device_itself() {
+    let dir = tmp("budget");
+    let common = [
+        "generate", "-p", "a cat", "-W", "96", "-H", "96", "--steps", "2", "--seed", "3",
+    ];
+    let refused = dir.join("refused.png");
+    let mut args = common.to_vec();
+    args.extend(["--budget", "1MiB", "-o", refused.to_str().unwrap()]);
+    let o = wgsd(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("the device itself reserved"), "{err}");
+    assert!(!refused.exists());
+    let marker = "the smallest budget that works is ";
+    let at = err.find(marker).expect("the minimum") + marker.len();
+    let minimum: u64 = err[at..].split(' ').next().unwrap().parse().unwrap();
+
+    let out = dir.join("out.png");
+    let report = dir.join("run.json");
+    let mut args = common.to_vec();
+    let budget_arg = minimum.to_string();
+    args.extend([
+        "--budget",
+        &budget_arg,
+        "-o",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    succeeds(&args);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let (baseline, peak) = (
+        r["device_baseline"].as_u64().unwrap(),
+        r["peak_reserved"].as_u64().unwrap(),
+    );
+    assert!(peak <= minimum, "peak reserved {peak} > budget {minimum}");
+    assert!(baseline <= peak, "baseline {baseline}, peak {peak}");
+}
