@@ -175,6 +175,70 @@ fn batched_with_shared_and_per_batch_weights() {
     }
 }
 
+/// K a multiple of 4 (but not of the 32-wide chunk) takes the subgroup variant's vec4 kernel; M and N
+/// stay ragged, and a `[K, N]` weight needs N a multiple of 4 as well.
+#[test]
+fn aligned_shapes_take_the_vec4_kernel() {
+    let shapes = [
+        (1, 1, 4, true),
+        (77, 33, 44, true),
+        (130, 67, 260, true),
+        (65, 129, 92, true),
+        (45, 36, 52, false),
+        (33, 4, 100, false),
+    ];
+    for (i, &(m, n, kk, w_transposed)) in shapes.iter().enumerate() {
+        let s = MatmulShape {
+            batch: 1,
+            m,
+            n,
+            k: kk,
+            w_transposed,
+            w_batched: false,
+        };
+        assert!(k::vec4_aligned(s), "{s:?}");
+        for variant in variants() {
+            for dtype in float_dtypes() {
+                run_case(&Case {
+                    shape: s,
+                    bias: i % 2 == 0,
+                    act: ACTIVATIONS[i % ACTIVATIONS.len()],
+                    dtype,
+                    variant,
+                    seed: 500 + i as u64,
+                });
+            }
+        }
+    }
+    for w_batched in [false, true] {
+        for w_transposed in [false, true] {
+            let s = MatmulShape {
+                batch: 3,
+                m: 45,
+                n: 36,
+                k: 68,
+                w_transposed,
+                w_batched,
+            };
+            for variant in variants() {
+                run_case(&Case {
+                    shape: s,
+                    bias: !w_batched,
+                    act: Activation::None,
+                    dtype: DType::F32,
+                    variant,
+                    seed: 600,
+                });
+            }
+        }
+    }
+    // The scalar kernel keeps what the vec4 one cannot read.
+    assert!(!k::vec4_aligned(shape(1, 8, 8, 6)));
+    let mut kn = shape(1, 8, 6, 8);
+    kn.w_transposed = false;
+    assert!(!k::vec4_aligned(kn));
+}
+
 #[test]
 fn linear_flattens_leading_dims() {
     // x [2, 7, 19] · weight [23, 19]ᵀ + bias, GELU: the `linear` entry point derives the shape.

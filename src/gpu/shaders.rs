@@ -114,6 +114,9 @@ pub static MATMUL: Shader = shader!("matmul");
 /// Batched matmul / linear with subgroup-broadcast register tiles (software adapters).
 pub static MATMUL_SUBGROUP: Shader = shader!("matmul_subgroup", true);
 
+/// The subgroup matmul reading whole vec4s, for shapes whose rows start on a vec4 (software adapters).
+pub static MATMUL_SUBGROUP_VEC4: Shader = shader!("matmul_subgroup_vec4", true);
+
 /// Every shader, for the naga test and `wgsd devices --check`.
 pub static ALL: &[&Shader] = &[
     &ELEMENTWISE,
@@ -127,4 +130,5 @@ pub static ALL: &[&Shader] = &[
     &CONV2D_SUBGROUP,
     &MATMUL,
     &MATMUL_SUBGROUP,
+    &MATMUL_SUBGROUP_VEC4,
 ];

@@ -13,7 +13,7 @@
 //! [`Op::Linear`]: crate::graph::Op::Linear
 
 use crate::error::{Error, Result};
-use crate::gpu::shaders::{Shader, MATMUL, MATMUL_SUBGROUP};
+use crate::gpu::shaders::{Shader, MATMUL, MATMUL_SUBGROUP, MATMUL_SUBGROUP_VEC4};
 use crate::gpu::{Gpu, TensorView};
 use crate::graph::Activation;
 
@@ -175,7 +175,12 @@ pub fn matmul(
     to_u32(batch * m * k.max(n), "matmul elements")?;
     to_u32(w_len, "matmul weight elements")?;
 
-    let shader = variant_shader(gpu, variant, &MATMUL, &MATMUL_SUBGROUP)?;
+    let mut shader = variant_shader(gpu, variant, &MATMUL, &MATMUL_SUBGROUP)?;
+    // Where every row of `x` and of the weight starts on a vec4, the subgroup kernel reads whole vec4s.
+    let vec4 = variant == MatmulVariant::Subgroup && vec4_aligned(shape);
+    if vec4 {
+        shader = &MATMUL_SUBGROUP_VEC4;
+    }
     let (tile_m, tile_n) = variant.tile();
     let (m32, n32, k32) = (to_u32(m, "m")?, to_u32(n, "n")?, to_u32(k, "k")?);
     let (w_sk, w_sn) = if shape.w_transposed {
@@ -203,10 +208,20 @@ pub fn matmul(
     };
     let tiles = params.tiles_m as u64 * params.tiles_n as u64 * batch as u64;
     let grid = grid_1d(gpu, tiles, what)?;
-    let pipeline = gpu.pipeline(shader, "matmul", elem, &[])?;
+    let pipeline = if vec4 {
+        gpu.pipeline(
+            shader,
+            "matmul",
+            elem,
+            &[("W_KN", !shape.w_transposed as u64)],
+        )?
+    } else {
+        gpu.pipeline(shader, "matmul", elem, &[])?
+    };
     let label = format!(
-        "matmul {batch}×{m}×{n}×{k} ({}) -> {}",
+        "matmul {batch}×{m}×{n}×{k} ({}{}) -> {}",
         variant.name(),
+        if vec4 { ", vec4" } else { "" },
         t.y.name
     );
     // Without a bias the shader never reads binding 3; the weight stands in for it.
@@ -219,6 +234,12 @@ pub fn matmul(
         &[(1, t.x), (2, t.weight), (3, bias), (4, t.y)],
         grid,
     )
+}
+
+/// Whether `shape` suits `shaders/matmul_subgroup_vec4.wgsl`: K a multiple of 4, so that every row of
+/// `x` and of an `[N, K]` weight starts on a vec4; for a `[K, N]` weight, N as well.
+pub fn vec4_aligned(shape: MatmulShape) -> bool {
+    shape.k.is_multiple_of(4) && (shape.w_transposed || shape.n.is_multiple_of(4))
 }
 
 /// [`Op::Linear`]: `y[r, o] = act(Σ_i x[r, i] · weight[o, i] + bias[o])`, x `[rows, in]` (any leading
