@@ -127,6 +127,40 @@ fn one_by_one() {
     }
 }
 
+/// Stride 1 with W (3×3) or H·W (1×1) and Ci multiples of 4 take the subgroup variant's vec4 kernels:
+/// padding on every border, 32-pixel tiles that span several rows (and rows of a single quad), output
+/// channels past one tile, 1×1 channel chunks with a ragged end.
+#[test]
+fn aligned_shapes_take_the_vec4_kernels() {
+    let shapes = [
+        (shape(8, 37, 13, 12, 3, 1, (1, 1)), "conv3x3"),
+        (shape(4, 5, 1, 4, 3, 1, (1, 1)), "conv3x3"),
+        (shape(12, 70, 9, 36, 3, 1, (1, 1)), "conv3x3"),
+        (shape(4, 3, 11, 4, 3, 1, (1, 1)), "conv3x3"),
+        (shape(36, 33, 7, 4, 1, 1, (0, 0)), "conv1x1"),
+        (shape(68, 9, 5, 4, 1, 1, (0, 0)), "conv1x1"),
+        (shape(4, 1, 1, 4, 1, 1, (0, 0)), "conv1x1"),
+    ];
+    for (i, &(s, entry)) in shapes.iter().enumerate() {
+        assert_eq!(k::vec4_entry(s), Some(entry), "{s:?}");
+        for variant in variants() {
+            for dtype in float_dtypes() {
+                run_case(s, i % 2 == 0, dtype, variant, 70 + i as u64);
+            }
+        }
+    }
+    // What they cannot read goes to the general kernel.
+    for s in [
+        shape(8, 8, 8, 10, 3, 1, (1, 1)),
+        shape(6, 8, 8, 8, 3, 1, (1, 1)),
+        shape(8, 8, 8, 8, 3, 2, (1, 1)),
+        shape(8, 8, 8, 8, 3, 1, (0, 1)),
+        shape(8, 8, 3, 5, 1, 1, (0, 0)),
+    ] {
+        assert_eq!(k::vec4_entry(s), None, "{s:?}");
+    }
+}
+
 #[test]
 fn many_pixels_and_channels() {
     // 70 output channels and 45×37 pixels: several tiles in both directions with ragged edges.

@@ -108,6 +108,9 @@ pub static CONV2D: Shader = shader!("conv2d");
 /// Conv2d as an implicit GEMM with subgroup-broadcast register tiles (software adapters).
 pub static CONV2D_SUBGROUP: Shader = shader!("conv2d_subgroup", true);
 
+/// The subgroup conv2d reading whole vec4s: 3×3 and 1×1 at stride 1 on aligned shapes (software adapters).
+pub static CONV2D_SUBGROUP_VEC4: Shader = shader!("conv2d_subgroup_vec4", true);
+
 /// Batched matmul / linear, workgroup-memory tiled (real GPUs; the fallback without subgroups).
 pub static MATMUL: Shader = shader!("matmul");
 
@@ -128,6 +131,7 @@ pub static ALL: &[&Shader] = &[
     &EMBEDDING,
     &CONV2D,
     &CONV2D_SUBGROUP,
+    &CONV2D_SUBGROUP_VEC4,
     &MATMUL,
     &MATMUL_SUBGROUP,
     &MATMUL_SUBGROUP_VEC4,

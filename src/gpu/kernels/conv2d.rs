@@ -6,7 +6,7 @@
 //! [`Op::Conv2d`]: crate::graph::Op::Conv2d
 
 use crate::error::{Error, Result};
-use crate::gpu::shaders::{CONV2D, CONV2D_SUBGROUP};
+use crate::gpu::shaders::{CONV2D, CONV2D_SUBGROUP, CONV2D_SUBGROUP_VEC4};
 use crate::gpu::Gpu;
 
 pub use crate::cpu::conv2d::Conv2dShape;
@@ -34,6 +34,21 @@ struct Params {
     pad: u32,
     _pad0: u32,
     _pad1: u32,
+}
+
+/// The entry point of `shaders/conv2d_subgroup_vec4.wgsl` that computes `s`, if one does: `conv3x3` for
+/// a 3×3 kernel at stride 1 with padding 1 on every side, W and Ci multiples of 4; `conv1x1` for a 1×1
+/// kernel at stride 1 without padding, H·W and Ci multiples of 4. Their loads are whole vec4s.
+pub fn vec4_entry(s: Conv2dShape) -> Option<&'static str> {
+    let pad = (s.pad.begin, s.pad.end);
+    if s.stride != 1 || !s.c_in.is_multiple_of(4) {
+        return None;
+    }
+    match (s.k, pad) {
+        (3, (1, 1)) if s.w.is_multiple_of(4) => Some("conv3x3"),
+        (1, (0, 0)) if (s.h * s.w).is_multiple_of(4) => Some("conv1x1"),
+        _ => None,
+    }
 }
 
 /// [`Op::Conv2d`]: x `[B, Ci, H, W]`, weight `[Co, Ci, k, k]`, bias `[Co]`, y `[B, Co, OH, OW]` with
@@ -80,7 +95,14 @@ pub fn conv2d(
     to_u32(s.batch * s.c_out * oh * ow, "conv2d output elements")?;
     to_u32(s.c_out * taps, "conv2d weight elements")?;
 
-    let shader = variant_shader(gpu, variant, &CONV2D, &CONV2D_SUBGROUP)?;
+    let mut shader = variant_shader(gpu, variant, &CONV2D, &CONV2D_SUBGROUP)?;
+    let mut entry = "conv2d";
+    let mut constants = vec![("KS", s.k as u64)];
+    if variant == MatmulVariant::Subgroup {
+        if let Some(e) = vec4_entry(s) {
+            (shader, entry, constants) = (&CONV2D_SUBGROUP_VEC4, e, Vec::new());
+        }
+    }
     let (tile_m, tile_n) = variant.tile();
     let (m, n) = (s.c_out as u32, (oh * ow) as u32);
     let params = Params {
@@ -103,9 +125,9 @@ pub fn conv2d(
     };
     let tiles = params.tiles_m as u64 * params.tiles_n as u64 * s.batch as u64;
     let grid = grid_1d(gpu, tiles, what)?;
-    let pipeline = gpu.pipeline(shader, "conv2d", elem, &[("KS", s.k as u64)])?;
+    let pipeline = gpu.pipeline(shader, entry, elem, &constants)?;
     let label = format!(
-        "conv2d {}×{}×{}×{} k{} s{} -> {}×{}×{} ({}) -> {}",
+        "conv2d {}×{}×{}×{} k{} s{} -> {}×{}×{} ({}, {entry}) -> {}",
         s.batch,
         s.c_in,
         s.h,
