@@ -1,7 +1,10 @@
 //! Convolution kernels (`shaders/conv2d.wgsl`, `shaders/conv2d_subgroup.wgsl`): [`Op::Conv2d`] as an
 //! implicit GEMM (output channels × output pixels, K = input channels × taps; the im2col matrix is read
 //! straight from the input, never stored). The variants are those of [`super::matmul`], chosen the same
-//! way ([`choose_variant`](super::matmul::choose_variant)).
+//! way ([`choose_variant`](super::matmul::choose_variant)). Like the matmul, the subgroup variant reads
+//! whole vec4s where the shape allows ([`vec4_entry`]: 3×3 and 1×1 at stride 1 with 4-aligned rows; at
+//! widths that are multiples of 4 that is every convolution of SD but the strided downsamplers and the VAE
+//! encoder's `conv_in`, which has 3 input channels) and guarded scalars elsewhere.
 //!
 //! [`Op::Conv2d`]: crate::graph::Op::Conv2d
 

@@ -6,7 +6,10 @@
 //!   fallback where subgroups are missing.
 //! - [`MatmulVariant::Subgroup`]: 32×32 register tiles per 8-lane subgroup, sharing `a` by broadcasts.
 //!   What software adapters (lavapipe) want: there workgroup memory is slow and one subgroup is one SIMD
-//!   register.
+//!   register. It has two kernels: where K is a multiple of 4 ([`vec4_aligned`]) every operand is read
+//!   as whole vec4s with no branch in the loop (`shaders/matmul_subgroup_vec4.wgsl`, twice as fast on
+//!   lavapipe, whose storage loads go lane by lane with a bounds check each); any other shape reads
+//!   guarded scalars (`shaders/matmul_subgroup.wgsl`).
 //!
 //! The conv2d kernels ([`super::conv2d`]) are the same two designs applied to an implicit GEMM.
 //!
