@@ -57,7 +57,9 @@ use crate::tokenizer::{ClipTokenizer, TokenizerConfig};
 use crate::weights::{self, Arch, Component, DiffusersFolder, LdmCheckpoint, Weights};
 pub use planning::{ChunkChoice, GenerationSpec, PlannedGeneration, TilingChoice, FF_CHUNK_ROWS};
 
-/// The weights of a model, by component.
+/// The weights of a model, by component. (One per model, so the size difference of the variants does not
+/// matter.)
+#[allow(clippy::large_enum_variant)]
 enum ModelWeights {
     /// A diffusers folder's `text_encoder/`, `unet/` and `vae/`.
     Folder {

@@ -264,9 +264,9 @@ fn tiny_3level_matches_diffusers() {
 fn single_file_checkpoints_match_diffusers_too() {
     for name in ["tiny-sd1", "tiny-sd2"] {
         let ldm = LdmCheckpoint::open(fixture(&format!("{name}.ldm.safetensors"))).unwrap();
-        text_encoder(name, &ldm.text_encoder());
-        unet(name, &ldm.unet());
-        vae(name, &ldm.vae());
+        text_encoder(name, ldm.text_encoder());
+        unet(name, ldm.unet());
+        vae(name, ldm.vae());
     }
 }
 

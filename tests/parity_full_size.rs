@@ -57,7 +57,7 @@ fn full_size_sd15_matches_diffusers() {
                 "unet" => weights::Component::Unet,
                 _ => weights::Component::Vae,
             },
-            &dir.join(sub).join("diffusion_pytorch_model.safetensors"),
+            dir.join(sub).join("diffusion_pytorch_model.safetensors"),
         )
         .unwrap();
         let t = Instant::now();

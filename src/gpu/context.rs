@@ -62,7 +62,7 @@ impl AdapterSummary {
                 .trim()
                 .to_string(),
             max_buffer_size: limits.max_buffer_size,
-            max_storage_binding: limits.max_storage_buffer_binding_size as u64,
+            max_storage_binding: limits.max_storage_buffer_binding_size,
             storage_offset_alignment: limits.min_storage_buffer_offset_alignment,
             workgroup_memory: limits.max_compute_workgroup_storage_size,
             f16: features.contains(wgpu::Features::SHADER_F16),

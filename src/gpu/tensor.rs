@@ -46,14 +46,14 @@ impl TensorView {
     pub fn binding(&self, gpu: &Gpu) -> Result<wgpu::BufferBinding<'_>> {
         let limits = gpu.limits();
         let align = limits.min_storage_buffer_offset_alignment as u64;
-        if self.offset % align != 0 {
+        if !self.offset.is_multiple_of(align) {
             return Err(Error::Invalid(format!(
                 "tensor {} is at offset {}, not a multiple of min_storage_buffer_offset_alignment {align}",
                 self.name, self.offset
             )));
         }
         let size = self.bytes().div_ceil(4) * 4;
-        let max = limits.max_storage_buffer_binding_size as u64;
+        let max = limits.max_storage_buffer_binding_size;
         if size > max {
             return Err(Error::Limit {
                 what: format!("tensor {}", self.name),

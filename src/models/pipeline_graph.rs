@@ -321,8 +321,8 @@ pub fn component_graph(
             let f = config.vae.scale_factor();
             if run.width == 0
                 || run.height == 0
-                || run.width % f != 0
-                || run.height % f != 0
+                || !run.width.is_multiple_of(f)
+                || !run.height.is_multiple_of(f)
                 || run.batch == 0
             {
                 return Err(Error::Invalid(format!(

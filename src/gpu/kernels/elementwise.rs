@@ -153,7 +153,7 @@ pub fn geglu(
     y: &TensorView,
     half_width: u32,
 ) -> Result<Dispatch> {
-    if half_width == 0 || x.len % (2 * half_width as u64) != 0 {
+    if half_width == 0 || !x.len.is_multiple_of(2 * half_width as u64) {
         return Err(Error::Invalid(format!(
             "geglu: {} elements are not rows of 2×{half_width}",
             x.len
