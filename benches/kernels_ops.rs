@@ -1,7 +1,9 @@
 //! Timing of the non-matmul kernels at SD1.5 512² sizes: `cargo bench --bench kernels_ops`.
 //!
-//! - attention: self-attention of the U-Net's first level, 4096 tokens × 8 heads × 40 dims, reported in
-//!   GFLOP/s counting 4 · N² · D · H flops (Q Kᵀ and P V, two flops per multiply-add);
+//! - attention: the U-Net's self-attention at its three attention levels (4096 tokens × 8 heads × 40
+//!   dims, 1024 × 8 × 80, 256 × 8 × 160), reported in GFLOP/s counting 4 · N² · D · H flops (Q Kᵀ and
+//!   P V, two flops per multiply-add); on a software adapter also the tiled GPU kernel at the smallest,
+//!   for comparison;
 //! - group norm: 320 channels × 64 × 64 in 32 groups with SiLU, reported in GB/s counting the minimum
 //!   traffic, one read of x and one write of y.
 //!
@@ -11,7 +13,9 @@
 
 use std::time::Instant;
 
-use wgsd::gpu::kernels::attention::{attention_with, default_kernel, AttentionShape};
+use wgsd::gpu::kernels::attention::{
+    attention_with, default_kernel, AttentionKernel, AttentionShape,
+};
 use wgsd::gpu::kernels::norm::{group_norm, group_norm_scratch_len, GroupNormShape, NormTensors};
 use wgsd::gpu::kernels::{Dispatch, ParamArena};
 use wgsd::gpu::{Gpu, GpuOptions};
@@ -47,8 +51,12 @@ fn time(gpu: &Gpu, dispatches: &[&Dispatch]) -> wgsd::Result<f64> {
     Ok(times[REPS / 2])
 }
 
-fn bench_attention(gpu: &Gpu, dtype: DType) -> wgsd::Result<()> {
-    let (n, heads, d) = (4096u32, 8u32, 40u32);
+fn bench_attention(
+    gpu: &Gpu,
+    dtype: DType,
+    (n, heads, d): (u32, u32, u32),
+    kernel: AttentionKernel,
+) -> wgsd::Result<()> {
     let len = (n * heads * d) as usize;
     let q = gpu.upload("q", &random(len, 1), dtype)?;
     let k = gpu.upload("k", &random(len, 2), dtype)?;
@@ -64,7 +72,6 @@ fn bench_attention(gpu: &Gpu, dtype: DType) -> wgsd::Result<()> {
         scale: 1.0 / (d as f32).sqrt(),
         causal: false,
     };
-    let kernel = default_kernel(gpu, d);
     let dispatch = attention_with(gpu, &arena, [&q, &k, &v, &y], shape, kernel)?;
     let secs = time(gpu, &[&dispatch])?;
     let flops = 4.0 * (n as f64).powi(2) * d as f64 * heads as f64;
@@ -124,8 +131,15 @@ fn main() -> wgsd::Result<()> {
     } else {
         &dtypes[..]
     };
+    // SD1.5's attention levels at 512²: latents 64², 32², 16².
+    let levels = [(4096, 8, 40), (1024, 8, 80), (256, 8, 160)];
     for &dtype in attention_dtypes {
-        bench_attention(&gpu, dtype)?;
+        for level in levels {
+            bench_attention(&gpu, dtype, level, default_kernel(&gpu, level.2))?;
+        }
+        if gpu.is_software() {
+            bench_attention(&gpu, dtype, levels[2], AttentionKernel::Tiled)?;
+        }
     }
     Ok(())
 }

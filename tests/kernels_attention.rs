@@ -6,9 +6,7 @@ mod common;
 
 use common::*;
 use wgsd::cpu::attention as cpu;
-use wgsd::gpu::kernels::attention::{
-    self as k, AttentionKernel, AttentionShape, ROWS_MAX_HEAD_DIM,
-};
+use wgsd::gpu::kernels::attention::{self as k, AttentionKernel, AttentionShape};
 use wgsd::graph::DType;
 
 /// Runs one case; `spread` is the range of q and k, so scores are peaky enough to test the softmax.
@@ -41,7 +39,7 @@ fn case(shape: AttentionShape, dtype: DType, spread: f32, seed: u64) {
         causal,
     );
     let mut kernels = vec![AttentionKernel::Tiled];
-    if head_dim <= ROWS_MAX_HEAD_DIM {
+    if k::rows_supported(gpu(), head_dim) {
         kernels.push(AttentionKernel::Rows);
     }
     for kernel in kernels {
@@ -117,10 +115,12 @@ fn self_attention_over_several_ragged_tiles() {
 
 #[test]
 fn cross_attention_77_keys() {
-    // SD's cross-attention: Nk = 77 text tokens, Nq ≠ Nk; D = 64 (SD2) and 80 (two output slices).
+    // SD's cross-attention: Nk = 77 text tokens, Nq ≠ Nk; D = 64 (SD2), 80 and 160 (SD1.5's deeper
+    // levels: two and three output slices of the tiled kernel, the vec4 rows kernel's widest rows).
     for dtype in float_dtypes() {
         case(shape(1, 150, 77, 8, 64, false), dtype, 3.0, 20);
         case(shape(2, 37, 77, 2, 80, false), dtype, 3.0, 21);
+        case(shape(1, 45, 77, 2, 160, false), dtype, 3.0, 22);
     }
 }
 
@@ -161,16 +161,13 @@ fn invalid_shapes_are_errors() {
         .to_string();
     assert!(err.contains("expected 30"), "{err}");
     assert!(k::attention(g, &arena, &t, &t, &t, &t, shape(1, 3, 0, 2, 4, false)).is_err());
-    let big = shape(1, 1, 1, 1, 80, false);
-    let t80 = g.upload("t80", &[0.0; 80], DType::F32).unwrap();
-    let err = k::attention_with(
-        g,
-        &arena,
-        [&t80, &t80, &t80, &t80],
-        big,
-        AttentionKernel::Rows,
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("rows kernel"), "{err}");
+    // Past the rows kernel's head sizes: 81 is over 64 and not a multiple of 4, 164 is over 160.
+    for d in [81, 164] {
+        let big = shape(1, 1, 1, 1, d, false);
+        let t = g.upload("t", &vec![0.0; d as usize], DType::F32).unwrap();
+        let err = k::attention_with(g, &arena, [&t, &t, &t, &t], big, AttentionKernel::Rows)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rows kernel"), "{err}");
+    }
 }

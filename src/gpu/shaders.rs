@@ -96,6 +96,9 @@ pub static NORM: Shader = shader!("norm");
 /// Flash attention (online softmax over key tiles).
 pub static ATTENTION: Shader = shader!("attention");
 
+/// The software adapters' attention rows reading whole vec4s (head sizes that are multiples of 4).
+pub static ATTENTION_ROWS_VEC4: Shader = shader!("attention_rows_vec4", true);
+
 /// Shape ops: nearest 2× upsampling, channel concatenation, tiled transpose.
 pub static SHAPE: Shader = shader!("shape");
 
@@ -127,6 +130,7 @@ pub static ALL: &[&Shader] = &[
     &TILE,
     &NORM,
     &ATTENTION,
+    &ATTENTION_ROWS_VEC4,
     &SHAPE,
     &EMBEDDING,
     &CONV2D,
