@@ -1,7 +1,8 @@
 //! Timing of the non-matmul kernels at SD1.5 512² sizes: `cargo bench --bench kernels_ops`.
 //!
 //! - attention: the U-Net's self-attention at its three attention levels (4096 tokens × 8 heads × 40
-//!   dims, 1024 × 8 × 80, 256 × 8 × 160), reported in GFLOP/s counting 4 · N² · D · H flops (Q Kᵀ and
+//!   dims, 1024 × 8 × 80, 256 × 8 × 160) and the VAE's mid-block attention at 256² (1024 × 1 × 512),
+//!   reported in GFLOP/s counting 4 · N² · D · H flops (Q Kᵀ and
 //!   P V, two flops per multiply-add); on a software adapter also the tiled GPU kernel at the smallest,
 //!   for comparison;
 //! - group norm: 320 channels × 64 × 64 in 32 groups with SiLU, reported in GB/s counting the minimum
@@ -131,14 +132,16 @@ fn main() -> wgsd::Result<()> {
     } else {
         &dtypes[..]
     };
-    // SD1.5's attention levels at 512²: latents 64², 32², 16².
-    let levels = [(4096, 8, 40), (1024, 8, 80), (256, 8, 160)];
+    // SD1.5's U-Net attention levels at 512² (latents 64², 32², 16²), and the VAE's mid-block attention
+    // (one head of 512) at 256² (latent 32²).
+    let levels = [(4096, 8, 40), (1024, 8, 80), (256, 8, 160), (1024, 1, 512)];
     for &dtype in attention_dtypes {
         for level in levels {
             bench_attention(&gpu, dtype, level, default_kernel(&gpu, level.2))?;
         }
         if gpu.is_software() {
             bench_attention(&gpu, dtype, levels[2], AttentionKernel::Tiled)?;
+            bench_attention(&gpu, dtype, levels[3], AttentionKernel::Tiled)?;
         }
     }
     Ok(())

@@ -16,7 +16,8 @@
 //
 // Every row is a set of named registers qr_i, kr_i, o_i for quad i < ROW_V (ROW_D, the head size, is a
 // pipeline constant, so the `if (ROW_V > i)` lines vanish at compile time): a dynamically indexed
-// private array would become per-lane scratch memory on lavapipe. Up to ROW_V_MAX = 40 quads, D = 160.
+// private array would become per-lane scratch memory on lavapipe. Up to 40 quads, D = 160; wider heads
+// run `attention_rows_wide` below.
 //
 // Grid (ceil(Nq / 8), H, B). Lanes past Nq redo the last query and store nothing.
 
@@ -26,7 +27,7 @@ struct Params {
     heads: u32,     // H
     head_dim: u32,  // D (= ROW_D)
     dv: u32,        // unused here (the tiled kernel's slice width)
-    slices: u32,    // unused here
+    slices: u32,    // output slices per head (`attention_rows_wide`)
     causal: u32,    // 1: key j is visible to query i iff j ≤ i
     scale: f32,     // multiplies Q Kᵀ (1/√D normally)
 }
@@ -37,7 +38,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> v: array<vec4<Elem>>;  // [B, Nk, H·D]
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<Elem>>;  // [B, Nq, H·D]
 
-override ROW_D: u32 = 64u;         // head size D: a multiple of 4, at most 4 · ROW_V_MAX = 160
+override ROW_D: u32 = 64u;         // head size D: a multiple of 4 (at most 160 for `attention_rows`)
 override ROW_V: u32 = ROW_D / 4u;  // quads per head row
 const LANES: u32 = 8u;             // invocations per workgroup = queries = keys per block
 
@@ -396,5 +397,194 @@ fn attention_rows(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_i
         if (ROW_V > 37u) { y[qoff + 37u] = vec4<Elem>(o37 * inv); }
         if (ROW_V > 38u) { y[qoff + 38u] = vec4<Elem>(o38 * inv); }
         if (ROW_V > 39u) { y[qoff + 39u] = vec4<Elem>(o39 * inv); }
+    }
+}
+
+// --- attention_rows_wide: head sizes past 160 (the VAE's single head of 512) ---
+//
+// The query and key rows no longer fit in registers: the scores read them from memory quad by quad
+// (each key row still loaded once per subgroup and broadcast), and the output row is split into
+// `p.slices` slices of at most WIDE_SV_MAX quads, one workgroup per slice (grid y = H · slices), each
+// recomputing the scores. Per key and quad that is two loads per lane where `attention_rows` has one
+// per block, which is still far fewer than the tiled kernel's workgroup-memory traffic on lavapipe.
+
+override WIDE_SV: u32 = 32u;   // quads per output slice (≤ WIDE_SV_MAX)
+const WIDE_SV_MAX: u32 = 32u;
+
+@compute @workgroup_size(LANES)
+fn attention_rows_wide(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32,
+                       @builtin(workgroup_id) wid: vec3<u32>) {
+    let q0 = wid.x * LANES;
+    let h = wid.y / p.slices;
+    let s0 = (wid.y % p.slices) * WIDE_SV;  // this slice's first quad in the head row
+    let b = wid.z;
+    let qi = min(q0 + lid, p.nq - 1u);
+    let hq = p.heads * ROW_V;
+    let col0 = h * ROW_V;
+    let qoff = (b * p.nq + qi) * hq + col0;
+    let last = ROW_V - 1u;  // quads of a partial last slice past the row read its last quad
+    // vr: the value row slice this lane loads for the block; o: this lane's output slice.
+    var vr0 = vec4<f32>(0.0); var o0 = vec4<f32>(0.0);
+    var vr1 = vec4<f32>(0.0); var o1 = vec4<f32>(0.0);
+    var vr2 = vec4<f32>(0.0); var o2 = vec4<f32>(0.0);
+    var vr3 = vec4<f32>(0.0); var o3 = vec4<f32>(0.0);
+    var vr4 = vec4<f32>(0.0); var o4 = vec4<f32>(0.0);
+    var vr5 = vec4<f32>(0.0); var o5 = vec4<f32>(0.0);
+    var vr6 = vec4<f32>(0.0); var o6 = vec4<f32>(0.0);
+    var vr7 = vec4<f32>(0.0); var o7 = vec4<f32>(0.0);
+    var vr8 = vec4<f32>(0.0); var o8 = vec4<f32>(0.0);
+    var vr9 = vec4<f32>(0.0); var o9 = vec4<f32>(0.0);
+    var vr10 = vec4<f32>(0.0); var o10 = vec4<f32>(0.0);
+    var vr11 = vec4<f32>(0.0); var o11 = vec4<f32>(0.0);
+    var vr12 = vec4<f32>(0.0); var o12 = vec4<f32>(0.0);
+    var vr13 = vec4<f32>(0.0); var o13 = vec4<f32>(0.0);
+    var vr14 = vec4<f32>(0.0); var o14 = vec4<f32>(0.0);
+    var vr15 = vec4<f32>(0.0); var o15 = vec4<f32>(0.0);
+    var vr16 = vec4<f32>(0.0); var o16 = vec4<f32>(0.0);
+    var vr17 = vec4<f32>(0.0); var o17 = vec4<f32>(0.0);
+    var vr18 = vec4<f32>(0.0); var o18 = vec4<f32>(0.0);
+    var vr19 = vec4<f32>(0.0); var o19 = vec4<f32>(0.0);
+    var vr20 = vec4<f32>(0.0); var o20 = vec4<f32>(0.0);
+    var vr21 = vec4<f32>(0.0); var o21 = vec4<f32>(0.0);
+    var vr22 = vec4<f32>(0.0); var o22 = vec4<f32>(0.0);
+    var vr23 = vec4<f32>(0.0); var o23 = vec4<f32>(0.0);
+    var vr24 = vec4<f32>(0.0); var o24 = vec4<f32>(0.0);
+    var vr25 = vec4<f32>(0.0); var o25 = vec4<f32>(0.0);
+    var vr26 = vec4<f32>(0.0); var o26 = vec4<f32>(0.0);
+    var vr27 = vec4<f32>(0.0); var o27 = vec4<f32>(0.0);
+    var vr28 = vec4<f32>(0.0); var o28 = vec4<f32>(0.0);
+    var vr29 = vec4<f32>(0.0); var o29 = vec4<f32>(0.0);
+    var vr30 = vec4<f32>(0.0); var o30 = vec4<f32>(0.0);
+    var vr31 = vec4<f32>(0.0); var o31 = vec4<f32>(0.0);
+    var visible = p.nk;
+    var k_end = p.nk;
+    if (p.causal == 1u) {
+        visible = min(p.nk, qi + 1u);
+        k_end = min(p.nk, q0 + LANES);
+    }
+    let kbase = b * p.nk * hq + col0;
+    let kl = lane % LANES;
+    var m = -3.0e38;
+    var l = 0.0;
+    for (var j0 = 0u; j0 < k_end; j0 += LANES) {
+        let koff = kbase + min(j0 + kl, k_end - 1u) * hq;
+        var acc: array<vec4<f32>, LANES>;
+        for (var c = 0u; c < ROW_V; c++) {
+            acc = dot8(acc, vec4<f32>(q[qoff + c]), vec4<f32>(k[koff + c]));
+        }
+        var s: array<f32, LANES>;
+        var bm = m;
+        for (var j = 0u; j < LANES; j++) {
+            s[j] = select(-3.0e38, hsum(acc[j]) * p.scale, j0 + j < visible);
+            bm = max(bm, s[j]);
+        }
+        var pr: array<f32, LANES>;
+        let alpha = exp(m - bm);
+        l *= alpha;
+        for (var j = 0u; j < LANES; j++) {
+            pr[j] = exp(s[j] - bm);  // 0 for a masked key, as in `attention_rows`
+            l += pr[j];
+        }
+        m = bm;
+        if (WIDE_SV > 0u) { vr0 = vec4<f32>(v[koff + min(s0 + 0u, last)]); }
+        if (WIDE_SV > 1u) { vr1 = vec4<f32>(v[koff + min(s0 + 1u, last)]); }
+        if (WIDE_SV > 2u) { vr2 = vec4<f32>(v[koff + min(s0 + 2u, last)]); }
+        if (WIDE_SV > 3u) { vr3 = vec4<f32>(v[koff + min(s0 + 3u, last)]); }
+        if (WIDE_SV > 4u) { vr4 = vec4<f32>(v[koff + min(s0 + 4u, last)]); }
+        if (WIDE_SV > 5u) { vr5 = vec4<f32>(v[koff + min(s0 + 5u, last)]); }
+        if (WIDE_SV > 6u) { vr6 = vec4<f32>(v[koff + min(s0 + 6u, last)]); }
+        if (WIDE_SV > 7u) { vr7 = vec4<f32>(v[koff + min(s0 + 7u, last)]); }
+        if (WIDE_SV > 8u) { vr8 = vec4<f32>(v[koff + min(s0 + 8u, last)]); }
+        if (WIDE_SV > 9u) { vr9 = vec4<f32>(v[koff + min(s0 + 9u, last)]); }
+        if (WIDE_SV > 10u) { vr10 = vec4<f32>(v[koff + min(s0 + 10u, last)]); }
+        if (WIDE_SV > 11u) { vr11 = vec4<f32>(v[koff + min(s0 + 11u, last)]); }
+        if (WIDE_SV > 12u) { vr12 = vec4<f32>(v[koff + min(s0 + 12u, last)]); }
+        if (WIDE_SV > 13u) { vr13 = vec4<f32>(v[koff + min(s0 + 13u, last)]); }
+        if (WIDE_SV > 14u) { vr14 = vec4<f32>(v[koff + min(s0 + 14u, last)]); }
+        if (WIDE_SV > 15u) { vr15 = vec4<f32>(v[koff + min(s0 + 15u, last)]); }
+        if (WIDE_SV > 16u) { vr16 = vec4<f32>(v[koff + min(s0 + 16u, last)]); }
+        if (WIDE_SV > 17u) { vr17 = vec4<f32>(v[koff + min(s0 + 17u, last)]); }
+        if (WIDE_SV > 18u) { vr18 = vec4<f32>(v[koff + min(s0 + 18u, last)]); }
+        if (WIDE_SV > 19u) { vr19 = vec4<f32>(v[koff + min(s0 + 19u, last)]); }
+        if (WIDE_SV > 20u) { vr20 = vec4<f32>(v[koff + min(s0 + 20u, last)]); }
+        if (WIDE_SV > 21u) { vr21 = vec4<f32>(v[koff + min(s0 + 21u, last)]); }
+        if (WIDE_SV > 22u) { vr22 = vec4<f32>(v[koff + min(s0 + 22u, last)]); }
+        if (WIDE_SV > 23u) { vr23 = vec4<f32>(v[koff + min(s0 + 23u, last)]); }
+        if (WIDE_SV > 24u) { vr24 = vec4<f32>(v[koff + min(s0 + 24u, last)]); }
+        if (WIDE_SV > 25u) { vr25 = vec4<f32>(v[koff + min(s0 + 25u, last)]); }
+        if (WIDE_SV > 26u) { vr26 = vec4<f32>(v[koff + min(s0 + 26u, last)]); }
+        if (WIDE_SV > 27u) { vr27 = vec4<f32>(v[koff + min(s0 + 27u, last)]); }
+        if (WIDE_SV > 28u) { vr28 = vec4<f32>(v[koff + min(s0 + 28u, last)]); }
+        if (WIDE_SV > 29u) { vr29 = vec4<f32>(v[koff + min(s0 + 29u, last)]); }
+        if (WIDE_SV > 30u) { vr30 = vec4<f32>(v[koff + min(s0 + 30u, last)]); }
+        if (WIDE_SV > 31u) { vr31 = vec4<f32>(v[koff + min(s0 + 31u, last)]); }
+        if (WIDE_SV > 0u) { o0 = mix8(o0 * alpha, pr, vr0); }
+        if (WIDE_SV > 1u) { o1 = mix8(o1 * alpha, pr, vr1); }
+        if (WIDE_SV > 2u) { o2 = mix8(o2 * alpha, pr, vr2); }
+        if (WIDE_SV > 3u) { o3 = mix8(o3 * alpha, pr, vr3); }
+        if (WIDE_SV > 4u) { o4 = mix8(o4 * alpha, pr, vr4); }
+        if (WIDE_SV > 5u) { o5 = mix8(o5 * alpha, pr, vr5); }
+        if (WIDE_SV > 6u) { o6 = mix8(o6 * alpha, pr, vr6); }
+        if (WIDE_SV > 7u) { o7 = mix8(o7 * alpha, pr, vr7); }
+        if (WIDE_SV > 8u) { o8 = mix8(o8 * alpha, pr, vr8); }
+        if (WIDE_SV > 9u) { o9 = mix8(o9 * alpha, pr, vr9); }
+        if (WIDE_SV > 10u) { o10 = mix8(o10 * alpha, pr, vr10); }
+        if (WIDE_SV > 11u) { o11 = mix8(o11 * alpha, pr, vr11); }
+        if (WIDE_SV > 12u) { o12 = mix8(o12 * alpha, pr, vr12); }
+        if (WIDE_SV > 13u) { o13 = mix8(o13 * alpha, pr, vr13); }
+        if (WIDE_SV > 14u) { o14 = mix8(o14 * alpha, pr, vr14); }
+        if (WIDE_SV > 15u) { o15 = mix8(o15 * alpha, pr, vr15); }
+        if (WIDE_SV > 16u) { o16 = mix8(o16 * alpha, pr, vr16); }
+        if (WIDE_SV > 17u) { o17 = mix8(o17 * alpha, pr, vr17); }
+        if (WIDE_SV > 18u) { o18 = mix8(o18 * alpha, pr, vr18); }
+        if (WIDE_SV > 19u) { o19 = mix8(o19 * alpha, pr, vr19); }
+        if (WIDE_SV > 20u) { o20 = mix8(o20 * alpha, pr, vr20); }
+        if (WIDE_SV > 21u) { o21 = mix8(o21 * alpha, pr, vr21); }
+        if (WIDE_SV > 22u) { o22 = mix8(o22 * alpha, pr, vr22); }
+        if (WIDE_SV > 23u) { o23 = mix8(o23 * alpha, pr, vr23); }
+        if (WIDE_SV > 24u) { o24 = mix8(o24 * alpha, pr, vr24); }
+        if (WIDE_SV > 25u) { o25 = mix8(o25 * alpha, pr, vr25); }
+        if (WIDE_SV > 26u) { o26 = mix8(o26 * alpha, pr, vr26); }
+        if (WIDE_SV > 27u) { o27 = mix8(o27 * alpha, pr, vr27); }
+        if (WIDE_SV > 28u) { o28 = mix8(o28 * alpha, pr, vr28); }
+        if (WIDE_SV > 29u) { o29 = mix8(o29 * alpha, pr, vr29); }
+        if (WIDE_SV > 30u) { o30 = mix8(o30 * alpha, pr, vr30); }
+        if (WIDE_SV > 31u) { o31 = mix8(o31 * alpha, pr, vr31); }
+    }
+    if (q0 + lid < p.nq) {
+        let inv = 1.0 / l;
+        let n = min(WIDE_SV, ROW_V - s0);  // quads of this slice inside the row
+        if (WIDE_SV > 0u) { if (0u < n) { y[qoff + s0 + 0u] = vec4<Elem>(o0 * inv); } }
+        if (WIDE_SV > 1u) { if (1u < n) { y[qoff + s0 + 1u] = vec4<Elem>(o1 * inv); } }
+        if (WIDE_SV > 2u) { if (2u < n) { y[qoff + s0 + 2u] = vec4<Elem>(o2 * inv); } }
+        if (WIDE_SV > 3u) { if (3u < n) { y[qoff + s0 + 3u] = vec4<Elem>(o3 * inv); } }
+        if (WIDE_SV > 4u) { if (4u < n) { y[qoff + s0 + 4u] = vec4<Elem>(o4 * inv); } }
+        if (WIDE_SV > 5u) { if (5u < n) { y[qoff + s0 + 5u] = vec4<Elem>(o5 * inv); } }
+        if (WIDE_SV > 6u) { if (6u < n) { y[qoff + s0 + 6u] = vec4<Elem>(o6 * inv); } }
+        if (WIDE_SV > 7u) { if (7u < n) { y[qoff + s0 + 7u] = vec4<Elem>(o7 * inv); } }
+        if (WIDE_SV > 8u) { if (8u < n) { y[qoff + s0 + 8u] = vec4<Elem>(o8 * inv); } }
+        if (WIDE_SV > 9u) { if (9u < n) { y[qoff + s0 + 9u] = vec4<Elem>(o9 * inv); } }
+        if (WIDE_SV > 10u) { if (10u < n) { y[qoff + s0 + 10u] = vec4<Elem>(o10 * inv); } }
+        if (WIDE_SV > 11u) { if (11u < n) { y[qoff + s0 + 11u] = vec4<Elem>(o11 * inv); } }
+        if (WIDE_SV > 12u) { if (12u < n) { y[qoff + s0 + 12u] = vec4<Elem>(o12 * inv); } }
+        if (WIDE_SV > 13u) { if (13u < n) { y[qoff + s0 + 13u] = vec4<Elem>(o13 * inv); } }
+        if (WIDE_SV > 14u) { if (14u < n) { y[qoff + s0 + 14u] = vec4<Elem>(o14 * inv); } }
+        if (WIDE_SV > 15u) { if (15u < n) { y[qoff + s0 + 15u] = vec4<Elem>(o15 * inv); } }
+        if (WIDE_SV > 16u) { if (16u < n) { y[qoff + s0 + 16u] = vec4<Elem>(o16 * inv); } }
+        if (WIDE_SV > 17u) { if (17u < n) { y[qoff + s0 + 17u] = vec4<Elem>(o17 * inv); } }
+        if (WIDE_SV > 18u) { if (18u < n) { y[qoff + s0 + 18u] = vec4<Elem>(o18 * inv); } }
+        if (WIDE_SV > 19u) { if (19u < n) { y[qoff + s0 + 19u] = vec4<Elem>(o19 * inv); } }
+        if (WIDE_SV > 20u) { if (20u < n) { y[qoff + s0 + 20u] = vec4<Elem>(o20 * inv); } }
+        if (WIDE_SV > 21u) { if (21u < n) { y[qoff + s0 + 21u] = vec4<Elem>(o21 * inv); } }
+        if (WIDE_SV > 22u) { if (22u < n) { y[qoff + s0 + 22u] = vec4<Elem>(o22 * inv); } }
+        if (WIDE_SV > 23u) { if (23u < n) { y[qoff + s0 + 23u] = vec4<Elem>(o23 * inv); } }
+        if (WIDE_SV > 24u) { if (24u < n) { y[qoff + s0 + 24u] = vec4<Elem>(o24 * inv); } }
+        if (WIDE_SV > 25u) { if (25u < n) { y[qoff + s0 + 25u] = vec4<Elem>(o25 * inv); } }
+        if (WIDE_SV > 26u) { if (26u < n) { y[qoff + s0 + 26u] = vec4<Elem>(o26 * inv); } }
+        if (WIDE_SV > 27u) { if (27u < n) { y[qoff + s0 + 27u] = vec4<Elem>(o27 * inv); } }
+        if (WIDE_SV > 28u) { if (28u < n) { y[qoff + s0 + 28u] = vec4<Elem>(o28 * inv); } }
+        if (WIDE_SV > 29u) { if (29u < n) { y[qoff + s0 + 29u] = vec4<Elem>(o29 * inv); } }
+        if (WIDE_SV > 30u) { if (30u < n) { y[qoff + s0 + 30u] = vec4<Elem>(o30 * inv); } }
+        if (WIDE_SV > 31u) { if (31u < n) { y[qoff + s0 + 31u] = vec4<Elem>(o31 * inv); } }
     }
 }

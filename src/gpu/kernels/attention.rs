@@ -5,11 +5,13 @@
 //!   keeps an online softmax. Any head size D works: the score phase loops over D in chunks of 64 and the
 //!   output's D columns are split into slices of at most 64 (one workgroup per slice).
 //! - [`AttentionKernel::Rows`], for software adapters: one invocation per query, its rows in registers,
-//!   no workgroup memory and no barriers. Where D is a multiple of 4 (up to 160) and the device has
-//!   subgroups of ≥ 8 lanes, `shaders/attention_rows_vec4.wgsl` reads whole vec4s and shares each key
-//!   and value row across the subgroup by broadcasts (10–11 GFLOP/s on 2-core lavapipe at SD1.5's three
-//!   levels, against 1.5 for the scalar rows kernel and 0.26 for the tiled one); otherwise
-//!   `attention_rows` in `shaders/attention.wgsl` reads scalars, for D ≤ 64 ([`rows_supported`]).
+//!   no workgroup memory and no barriers. Where D is a multiple of 4 and the device has subgroups of ≥ 8
+//!   lanes, `shaders/attention_rows_vec4.wgsl` reads whole vec4s and shares each key and value row
+//!   across the subgroup by broadcasts (10–11 GFLOP/s on 2-core lavapipe at SD1.5's three U-Net levels,
+//!   against 1.5 for the scalar rows kernel and 0.26 for the tiled one); past D = 160 its
+//!   `attention_rows_wide` splits the output row into slices (the VAE's D = 512: 2.6 GFLOP/s against
+//!   0.11). Otherwise `attention_rows` in `shaders/attention.wgsl` reads scalars, for D ≤ 64
+//!   ([`rows_supported`]).
 //!
 //! [`attention`] picks one with [`default_kernel`].
 //!
@@ -75,14 +77,17 @@ pub enum AttentionKernel {
 /// The largest head size [`AttentionKernel::Rows`] handles.
 pub const ROWS_MAX_HEAD_DIM: u32 = 64;
 
-/// The largest head size the rows kernel handles when it is a multiple of 4 (read as vec4s, by
-/// `shaders/attention_rows_vec4.wgsl`).
+/// The largest head size `attention_rows` of `shaders/attention_rows_vec4.wgsl` keeps in registers;
+/// wider heads (multiples of 4) run its `attention_rows_wide`.
 pub const ROWS_VEC4_MAX_HEAD_DIM: u32 = 160;
 
-/// Whether `shaders/attention_rows_vec4.wgsl` runs head size `d` on `gpu`: a multiple of 4 up to
-/// [`ROWS_VEC4_MAX_HEAD_DIM`], and subgroups of at least 8 lanes (its workgroup is one subgroup).
+/// Most quads of an output slice of `attention_rows_wide` (`WIDE_SV_MAX` in the shader).
+const WIDE_SV_MAX: u32 = 32;
+
+/// Whether `shaders/attention_rows_vec4.wgsl` runs head size `d` on `gpu`: a multiple of 4, and
+/// subgroups of at least 8 lanes (its workgroup is one subgroup).
 fn rows_vec4(gpu: &Gpu, d: u32) -> bool {
-    d.is_multiple_of(4) && d <= ROWS_VEC4_MAX_HEAD_DIM && subgroup_supported(gpu)
+    d.is_multiple_of(4) && subgroup_supported(gpu)
 }
 
 /// Whether [`AttentionKernel::Rows`] handles head size `d` on `gpu`.
@@ -181,17 +186,28 @@ pub fn attention_with(
             if !rows_supported(gpu, head_dim) {
                 return Err(Error::Invalid(format!(
                     "attention: the rows kernel handles head sizes up to {ROWS_MAX_HEAD_DIM}, and \
-                     multiples of 4 up to {ROWS_VEC4_MAX_HEAD_DIM} with subgroups of ≥ 8 lanes; \
-                     not {head_dim}"
+                     multiples of 4 with subgroups of ≥ 8 lanes; not {head_dim}"
                 )));
             }
-            let wg = if rows_vec4(gpu, head_dim) {
-                ROW_WG_VEC4
+            let row_d = ("ROW_D", head_dim as u64);
+            if !rows_vec4(gpu, head_dim) {
+                let grid = [nq.div_ceil(ROW_WG) as u64, heads as u64, batch as u64];
+                ("attention_rows", vec![row_d], grid)
+            } else if head_dim <= ROWS_VEC4_MAX_HEAD_DIM {
+                let grid = [nq.div_ceil(ROW_WG_VEC4) as u64, heads as u64, batch as u64];
+                ("attention_rows", vec![row_d], grid)
             } else {
-                ROW_WG
-            };
-            let grid = [nq.div_ceil(wg) as u64, heads as u64, batch as u64];
-            ("attention_rows", vec![("ROW_D", head_dim as u64)], grid)
+                // Output slices of at most WIDE_SV_MAX quads, as even as they go.
+                let quads = head_dim / 4;
+                let slices = quads.div_ceil(WIDE_SV_MAX);
+                let grid = [
+                    nq.div_ceil(ROW_WG_VEC4) as u64,
+                    heads as u64 * slices as u64,
+                    batch as u64,
+                ];
+                let sv = ("WIDE_SV", quads.div_ceil(slices) as u64);
+                ("attention_rows_wide", vec![row_d, sv], grid)
+            }
         }
     };
     let max = limits.max_compute_workgroups_per_dimension as u64;
@@ -204,7 +220,8 @@ pub fn attention_with(
         });
     }
     // The rows kernel reads whole vec4s wherever D is a multiple of 4.
-    let shader = if kernel == AttentionKernel::Rows && rows_vec4(gpu, head_dim) {
+    let vec4 = kernel == AttentionKernel::Rows && rows_vec4(gpu, head_dim);
+    let shader = if vec4 {
         &ATTENTION_ROWS_VEC4
     } else {
         &ATTENTION
@@ -215,7 +232,11 @@ pub fn attention_with(
         heads,
         head_dim,
         dv,
-        slices,
+        slices: if vec4 {
+            (head_dim / 4).div_ceil(WIDE_SV_MAX)
+        } else {
+            slices
+        },
         causal: causal as u32,
         scale,
     };
