@@ -7,10 +7,10 @@
 //! - [`AttentionKernel::Rows`], for software adapters: one invocation per query, its rows in registers,
 //!   no workgroup memory and no barriers. Where D is a multiple of 4 and the device has subgroups of ≥ 8
 //!   lanes, `shaders/attention_rows_vec4.wgsl` reads whole vec4s and shares each key and value row
-//!   across the subgroup by broadcasts (10–11 GFLOP/s on 2-core lavapipe at SD1.5's three U-Net levels,
+//!   across the subgroup by broadcasts (9.5–17 GFLOP/s on 2-core lavapipe at SD1.5's three U-Net levels,
 //!   against 1.5 for the scalar rows kernel and 0.26 for the tiled one); past D = 160 its
-//!   `attention_rows_wide` splits the output row into slices (the VAE's D = 512: 2.6 GFLOP/s against
-//!   0.11). Otherwise `attention_rows` in `shaders/attention.wgsl` reads scalars, for D ≤ 64
+//!   `attention_rows_wide` splits the output row into slices (the VAE's D = 512: 2.8–5.0 GFLOP/s
+//!   against 0.2). Otherwise `attention_rows` in `shaders/attention.wgsl` reads scalars, for D ≤ 64
 //!   ([`rows_supported`]).
 //!
 //! [`attention`] picks one with [`default_kernel`].
