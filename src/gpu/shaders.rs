@@ -111,17 +111,11 @@ pub static CONV2D: Shader = shader!("conv2d");
 /// Conv2d as an implicit GEMM with subgroup-broadcast register tiles (software adapters).
 pub static CONV2D_SUBGROUP: Shader = shader!("conv2d_subgroup", true);
 
-/// The subgroup conv2d reading whole vec4s: 3×3 and 1×1 at stride 1 on aligned shapes (software adapters).
-pub static CONV2D_SUBGROUP_VEC4: Shader = shader!("conv2d_subgroup_vec4", true);
-
 /// Batched matmul / linear, workgroup-memory tiled (real GPUs; the fallback without subgroups).
 pub static MATMUL: Shader = shader!("matmul");
 
 /// Batched matmul / linear with subgroup-broadcast register tiles (software adapters).
 pub static MATMUL_SUBGROUP: Shader = shader!("matmul_subgroup", true);
-
-/// The subgroup matmul reading whole vec4s, for shapes whose rows start on a vec4 (software adapters).
-pub static MATMUL_SUBGROUP_VEC4: Shader = shader!("matmul_subgroup_vec4", true);
 
 /// Every shader, for the naga test and `wgsd devices --check`.
 pub static ALL: &[&Shader] = &[
@@ -135,8 +129,6 @@ pub static ALL: &[&Shader] = &[
     &EMBEDDING,
     &CONV2D,
     &CONV2D_SUBGROUP,
-    &CONV2D_SUBGROUP_VEC4,
     &MATMUL,
     &MATMUL_SUBGROUP,
-    &MATMUL_SUBGROUP_VEC4,
 ];

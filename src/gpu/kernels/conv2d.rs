@@ -9,7 +9,7 @@
 //! [`Op::Conv2d`]: crate::graph::Op::Conv2d
 
 use crate::error::{Error, Result};
-use crate::gpu::shaders::{CONV2D, CONV2D_SUBGROUP, CONV2D_SUBGROUP_VEC4};
+use crate::gpu::shaders::{CONV2D, CONV2D_SUBGROUP};
 use crate::gpu::Gpu;
 
 pub use crate::cpu::conv2d::Conv2dShape;
@@ -39,7 +39,7 @@ struct Params {
     _pad1: u32,
 }
 
-/// The entry point of `shaders/conv2d_subgroup_vec4.wgsl` that computes `s`, if one does: `conv3x3` for
+/// The vec4 entry point of `shaders/conv2d_subgroup.wgsl` that computes `s`, if one does: `conv3x3` for
 /// a 3×3 kernel at stride 1 with padding 1 on every side, W and Ci multiples of 4; `conv1x1` for a 1×1
 /// kernel at stride 1 without padding, H·W and Ci multiples of 4. Their loads are whole vec4s.
 pub fn vec4_entry(s: Conv2dShape) -> Option<&'static str> {
@@ -98,12 +98,12 @@ pub fn conv2d(
     to_u32(s.batch * s.c_out * oh * ow, "conv2d output elements")?;
     to_u32(s.c_out * taps, "conv2d weight elements")?;
 
-    let mut shader = variant_shader(gpu, variant, &CONV2D, &CONV2D_SUBGROUP)?;
+    let shader = variant_shader(gpu, variant, &CONV2D, &CONV2D_SUBGROUP)?;
     let mut entry = "conv2d";
     let mut constants = vec![("KS", s.k as u64)];
     if variant == MatmulVariant::Subgroup {
         if let Some(e) = vec4_entry(s) {
-            (shader, entry, constants) = (&CONV2D_SUBGROUP_VEC4, e, Vec::new());
+            (entry, constants) = (e, Vec::new());
         }
     }
     let (tile_m, tile_n) = variant.tile();

@@ -7,16 +7,16 @@
 //! - [`MatmulVariant::Subgroup`]: 32×32 register tiles per 8-lane subgroup, sharing `a` by broadcasts.
 //!   What software adapters (lavapipe) want: there workgroup memory is slow and one subgroup is one SIMD
 //!   register. It has two kernels: where K is a multiple of 4 ([`vec4_aligned`]) every operand is read
-//!   as whole vec4s with no branch in the loop (`shaders/matmul_subgroup_vec4.wgsl`, twice as fast on
-//!   lavapipe, whose storage loads go lane by lane with a bounds check each); any other shape reads
-//!   guarded scalars (`shaders/matmul_subgroup.wgsl`).
+//!   as whole vec4s with no branch in the loop (entry `matmul_vec4` of `shaders/matmul_subgroup.wgsl`, twice as
+//!   fast on lavapipe, whose storage loads go lane by lane with a bounds check each); any other shape
+//!   reads guarded scalars (entry `matmul`).
 //!
 //! The conv2d kernels ([`super::conv2d`]) are the same two designs applied to an implicit GEMM.
 //!
 //! [`Op::Linear`]: crate::graph::Op::Linear
 
 use crate::error::{Error, Result};
-use crate::gpu::shaders::{Shader, MATMUL, MATMUL_SUBGROUP, MATMUL_SUBGROUP_VEC4};
+use crate::gpu::shaders::{Shader, MATMUL, MATMUL_SUBGROUP};
 use crate::gpu::{Gpu, TensorView};
 use crate::graph::Activation;
 
@@ -178,12 +178,9 @@ pub fn matmul(
     to_u32(batch * m * k.max(n), "matmul elements")?;
     to_u32(w_len, "matmul weight elements")?;
 
-    let mut shader = variant_shader(gpu, variant, &MATMUL, &MATMUL_SUBGROUP)?;
+    let shader = variant_shader(gpu, variant, &MATMUL, &MATMUL_SUBGROUP)?;
     // Where every row of `x` and of the weight starts on a vec4, the subgroup kernel reads whole vec4s.
     let vec4 = variant == MatmulVariant::Subgroup && vec4_aligned(shape);
-    if vec4 {
-        shader = &MATMUL_SUBGROUP_VEC4;
-    }
     let (tile_m, tile_n) = variant.tile();
     let (m32, n32, k32) = (to_u32(m, "m")?, to_u32(n, "n")?, to_u32(k, "k")?);
     let (w_sk, w_sn) = if shape.w_transposed {
@@ -214,7 +211,7 @@ pub fn matmul(
     let pipeline = if vec4 {
         gpu.pipeline(
             shader,
-            "matmul",
+            "matmul_vec4",
             elem,
             &[("W_KN", !shape.w_transposed as u64)],
         )?
@@ -239,7 +236,7 @@ pub fn matmul(
     )
 }
 
-/// Whether `shape` suits `shaders/matmul_subgroup_vec4.wgsl`: K a multiple of 4, so that every row of
+/// Whether `shape` suits `matmul_vec4` in `shaders/matmul_subgroup.wgsl`: K a multiple of 4, so that every row of
 /// `x` and of an `[N, K]` weight starts on a vec4; for a `[K, N]` weight, N as well.
 pub fn vec4_aligned(shape: MatmulShape) -> bool {
     shape.k.is_multiple_of(4) && (shape.w_transposed || shape.n.is_multiple_of(4))
