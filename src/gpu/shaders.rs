@@ -117,7 +117,7 @@ pub static MATMUL: Shader = shader!("matmul");
 /// Batched matmul / linear with subgroup-broadcast register tiles (software adapters).
 pub static MATMUL_SUBGROUP: Shader = shader!("matmul_subgroup", true);
 
-/// Every shader, for the naga test and `wgsd devices --check`.
+/// Every shader, for the naga test.
 pub static ALL: &[&Shader] = &[
     &ELEMENTWISE,
     &SAMPLER,
