@@ -73,6 +73,49 @@ fn hsum(a: vec4<f32>) -> f32 {
     return (a.x + a.y) + (a.z + a.w);
 }
 
+// The keys a block walks for this lane's query: [0, visible) are visible to it, [0, end) to some lane
+// of the workgroup (causal: key j is visible to query i iff j ≤ i).
+struct Keys {
+    visible: u32,
+    end: u32,
+}
+
+fn key_range(q0: u32, qi: u32) -> Keys {
+    if (p.causal == 1u) {
+        return Keys(min(p.nk, qi + 1u), min(p.nk, q0 + LANES));
+    }
+    return Keys(p.nk, p.nk);
+}
+
+// The online softmax after a block of keys: the running max m of the scores and sum l of
+// exp(score − m), the factor alpha that rescales what was accumulated under the previous max, and the
+// block's probabilities exp(score − m).
+struct Online {
+    m: f32,
+    l: f32,
+    alpha: f32,
+    pr: array<f32, LANES>,
+}
+
+// `prev` advanced by the block of keys j0 .. j0+7, whose scores are `scale` · hsum(acc[j]).
+fn online_step(acc: array<vec4<f32>, LANES>, scale: f32, j0: u32, keys: Keys, prev: Online) -> Online {
+    var s: array<f32, LANES>;
+    var next: Online;
+    next.m = prev.m;
+    for (var j = 0u; j < LANES; j++) {
+        s[j] = select(-3.0e38, hsum(acc[j]) * scale, j0 + j < keys.visible);
+        next.m = max(next.m, s[j]);
+    }
+    next.alpha = exp(prev.m - next.m);
+    next.l = prev.l * next.alpha;
+    for (var j = 0u; j < LANES; j++) {
+        // 0 for a masked key: key j0 is visible to every lane (j0 ≤ q0 ≤ its query), so m is a score.
+        next.pr[j] = exp(s[j] - next.m);
+        next.l += next.pr[j];
+    }
+    return next;
+}
+
 @compute @workgroup_size(LANES)
 fn attention_rows(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32,
                   @builtin(workgroup_id) wid: vec3<u32>) {
@@ -164,19 +207,14 @@ fn attention_rows(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_i
     if (ROW_V > 37u) { qr37 = vec4<f32>(q[qoff + 37u]) * p.scale; }
     if (ROW_V > 38u) { qr38 = vec4<f32>(q[qoff + 38u]) * p.scale; }
     if (ROW_V > 39u) { qr39 = vec4<f32>(q[qoff + 39u]) * p.scale; }
-    var visible = p.nk;  // keys [0, visible) are visible to this lane's query
-    var k_end = p.nk;    // and [0, k_end) to some lane of the workgroup
-    if (p.causal == 1u) {
-        visible = min(p.nk, qi + 1u);
-        k_end = min(p.nk, q0 + LANES);
-    }
+    let keys = key_range(q0, qi);
     let kbase = b * p.nk * hq + col0;
     let kl = lane % LANES;
-    var m = -3.0e38;  // running max of this lane's scores
-    var l = 0.0;      // running sum of exp(score - m)
-    for (var j0 = 0u; j0 < k_end; j0 += LANES) {
+    var sm: Online;  // the online softmax of this lane's query
+    sm.m = -3.0e38;
+    for (var j0 = 0u; j0 < keys.end; j0 += LANES) {
         // This lane loads key j0 + kl (keys past the end repeat the last one and are masked).
-        let koff = kbase + min(j0 + kl, k_end - 1u) * hq;
+        let koff = kbase + min(j0 + kl, keys.end - 1u) * hq;
         if (ROW_V > 0u) { kr0 = vec4<f32>(k[koff + 0u]); }
         if (ROW_V > 1u) { kr1 = vec4<f32>(k[koff + 1u]); }
         if (ROW_V > 2u) { kr2 = vec4<f32>(k[koff + 2u]); }
@@ -258,21 +296,7 @@ fn attention_rows(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_i
         if (ROW_V > 37u) { acc = dot8(acc, qr37, kr37); }
         if (ROW_V > 38u) { acc = dot8(acc, qr38, kr38); }
         if (ROW_V > 39u) { acc = dot8(acc, qr39, kr39); }
-        var s: array<f32, LANES>;
-        var bm = m;
-        for (var j = 0u; j < LANES; j++) {
-            s[j] = select(-3.0e38, hsum(acc[j]), j0 + j < visible);
-            bm = max(bm, s[j]);
-        }
-        var pr: array<f32, LANES>;
-        let alpha = exp(m - bm);
-        l *= alpha;
-        for (var j = 0u; j < LANES; j++) {
-            // 0 for a masked key: key j0 is visible to every lane (j0 ≤ q0 ≤ its query), so bm is a score.
-            pr[j] = exp(s[j] - bm);
-            l += pr[j];
-        }
-        m = bm;
+        sm = online_step(acc, 1.0, j0, keys, sm);
         // The same lane loads the value row of its key.
         if (ROW_V > 0u) { kr0 = vec4<f32>(v[koff + 0u]); }
         if (ROW_V > 1u) { kr1 = vec4<f32>(v[koff + 1u]); }
@@ -314,49 +338,49 @@ fn attention_rows(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_i
         if (ROW_V > 37u) { kr37 = vec4<f32>(v[koff + 37u]); }
         if (ROW_V > 38u) { kr38 = vec4<f32>(v[koff + 38u]); }
         if (ROW_V > 39u) { kr39 = vec4<f32>(v[koff + 39u]); }
-        if (ROW_V > 0u) { o0 = mix8(o0 * alpha, pr, kr0); }
-        if (ROW_V > 1u) { o1 = mix8(o1 * alpha, pr, kr1); }
-        if (ROW_V > 2u) { o2 = mix8(o2 * alpha, pr, kr2); }
-        if (ROW_V > 3u) { o3 = mix8(o3 * alpha, pr, kr3); }
-        if (ROW_V > 4u) { o4 = mix8(o4 * alpha, pr, kr4); }
-        if (ROW_V > 5u) { o5 = mix8(o5 * alpha, pr, kr5); }
-        if (ROW_V > 6u) { o6 = mix8(o6 * alpha, pr, kr6); }
-        if (ROW_V > 7u) { o7 = mix8(o7 * alpha, pr, kr7); }
-        if (ROW_V > 8u) { o8 = mix8(o8 * alpha, pr, kr8); }
-        if (ROW_V > 9u) { o9 = mix8(o9 * alpha, pr, kr9); }
-        if (ROW_V > 10u) { o10 = mix8(o10 * alpha, pr, kr10); }
-        if (ROW_V > 11u) { o11 = mix8(o11 * alpha, pr, kr11); }
-        if (ROW_V > 12u) { o12 = mix8(o12 * alpha, pr, kr12); }
-        if (ROW_V > 13u) { o13 = mix8(o13 * alpha, pr, kr13); }
-        if (ROW_V > 14u) { o14 = mix8(o14 * alpha, pr, kr14); }
-        if (ROW_V > 15u) { o15 = mix8(o15 * alpha, pr, kr15); }
-        if (ROW_V > 16u) { o16 = mix8(o16 * alpha, pr, kr16); }
-        if (ROW_V > 17u) { o17 = mix8(o17 * alpha, pr, kr17); }
-        if (ROW_V > 18u) { o18 = mix8(o18 * alpha, pr, kr18); }
-        if (ROW_V > 19u) { o19 = mix8(o19 * alpha, pr, kr19); }
-        if (ROW_V > 20u) { o20 = mix8(o20 * alpha, pr, kr20); }
-        if (ROW_V > 21u) { o21 = mix8(o21 * alpha, pr, kr21); }
-        if (ROW_V > 22u) { o22 = mix8(o22 * alpha, pr, kr22); }
-        if (ROW_V > 23u) { o23 = mix8(o23 * alpha, pr, kr23); }
-        if (ROW_V > 24u) { o24 = mix8(o24 * alpha, pr, kr24); }
-        if (ROW_V > 25u) { o25 = mix8(o25 * alpha, pr, kr25); }
-        if (ROW_V > 26u) { o26 = mix8(o26 * alpha, pr, kr26); }
-        if (ROW_V > 27u) { o27 = mix8(o27 * alpha, pr, kr27); }
-        if (ROW_V > 28u) { o28 = mix8(o28 * alpha, pr, kr28); }
-        if (ROW_V > 29u) { o29 = mix8(o29 * alpha, pr, kr29); }
-        if (ROW_V > 30u) { o30 = mix8(o30 * alpha, pr, kr30); }
-        if (ROW_V > 31u) { o31 = mix8(o31 * alpha, pr, kr31); }
-        if (ROW_V > 32u) { o32 = mix8(o32 * alpha, pr, kr32); }
-        if (ROW_V > 33u) { o33 = mix8(o33 * alpha, pr, kr33); }
-        if (ROW_V > 34u) { o34 = mix8(o34 * alpha, pr, kr34); }
-        if (ROW_V > 35u) { o35 = mix8(o35 * alpha, pr, kr35); }
-        if (ROW_V > 36u) { o36 = mix8(o36 * alpha, pr, kr36); }
-        if (ROW_V > 37u) { o37 = mix8(o37 * alpha, pr, kr37); }
-        if (ROW_V > 38u) { o38 = mix8(o38 * alpha, pr, kr38); }
-        if (ROW_V > 39u) { o39 = mix8(o39 * alpha, pr, kr39); }
+        if (ROW_V > 0u) { o0 = mix8(o0 * sm.alpha, sm.pr, kr0); }
+        if (ROW_V > 1u) { o1 = mix8(o1 * sm.alpha, sm.pr, kr1); }
+        if (ROW_V > 2u) { o2 = mix8(o2 * sm.alpha, sm.pr, kr2); }
+        if (ROW_V > 3u) { o3 = mix8(o3 * sm.alpha, sm.pr, kr3); }
+        if (ROW_V > 4u) { o4 = mix8(o4 * sm.alpha, sm.pr, kr4); }
+        if (ROW_V > 5u) { o5 = mix8(o5 * sm.alpha, sm.pr, kr5); }
+        if (ROW_V > 6u) { o6 = mix8(o6 * sm.alpha, sm.pr, kr6); }
+        if (ROW_V > 7u) { o7 = mix8(o7 * sm.alpha, sm.pr, kr7); }
+        if (ROW_V > 8u) { o8 = mix8(o8 * sm.alpha, sm.pr, kr8); }
+        if (ROW_V > 9u) { o9 = mix8(o9 * sm.alpha, sm.pr, kr9); }
+        if (ROW_V > 10u) { o10 = mix8(o10 * sm.alpha, sm.pr, kr10); }
+        if (ROW_V > 11u) { o11 = mix8(o11 * sm.alpha, sm.pr, kr11); }
+        if (ROW_V > 12u) { o12 = mix8(o12 * sm.alpha, sm.pr, kr12); }
+        if (ROW_V > 13u) { o13 = mix8(o13 * sm.alpha, sm.pr, kr13); }
+        if (ROW_V > 14u) { o14 = mix8(o14 * sm.alpha, sm.pr, kr14); }
+        if (ROW_V > 15u) { o15 = mix8(o15 * sm.alpha, sm.pr, kr15); }
+        if (ROW_V > 16u) { o16 = mix8(o16 * sm.alpha, sm.pr, kr16); }
+        if (ROW_V > 17u) { o17 = mix8(o17 * sm.alpha, sm.pr, kr17); }
+        if (ROW_V > 18u) { o18 = mix8(o18 * sm.alpha, sm.pr, kr18); }
+        if (ROW_V > 19u) { o19 = mix8(o19 * sm.alpha, sm.pr, kr19); }
+        if (ROW_V > 20u) { o20 = mix8(o20 * sm.alpha, sm.pr, kr20); }
+        if (ROW_V > 21u) { o21 = mix8(o21 * sm.alpha, sm.pr, kr21); }
+        if (ROW_V > 22u) { o22 = mix8(o22 * sm.alpha, sm.pr, kr22); }
+        if (ROW_V > 23u) { o23 = mix8(o23 * sm.alpha, sm.pr, kr23); }
+        if (ROW_V > 24u) { o24 = mix8(o24 * sm.alpha, sm.pr, kr24); }
+        if (ROW_V > 25u) { o25 = mix8(o25 * sm.alpha, sm.pr, kr25); }
+        if (ROW_V > 26u) { o26 = mix8(o26 * sm.alpha, sm.pr, kr26); }
+        if (ROW_V > 27u) { o27 = mix8(o27 * sm.alpha, sm.pr, kr27); }
+        if (ROW_V > 28u) { o28 = mix8(o28 * sm.alpha, sm.pr, kr28); }
+        if (ROW_V > 29u) { o29 = mix8(o29 * sm.alpha, sm.pr, kr29); }
+        if (ROW_V > 30u) { o30 = mix8(o30 * sm.alpha, sm.pr, kr30); }
+        if (ROW_V > 31u) { o31 = mix8(o31 * sm.alpha, sm.pr, kr31); }
+        if (ROW_V > 32u) { o32 = mix8(o32 * sm.alpha, sm.pr, kr32); }
+        if (ROW_V > 33u) { o33 = mix8(o33 * sm.alpha, sm.pr, kr33); }
+        if (ROW_V > 34u) { o34 = mix8(o34 * sm.alpha, sm.pr, kr34); }
+        if (ROW_V > 35u) { o35 = mix8(o35 * sm.alpha, sm.pr, kr35); }
+        if (ROW_V > 36u) { o36 = mix8(o36 * sm.alpha, sm.pr, kr36); }
+        if (ROW_V > 37u) { o37 = mix8(o37 * sm.alpha, sm.pr, kr37); }
+        if (ROW_V > 38u) { o38 = mix8(o38 * sm.alpha, sm.pr, kr38); }
+        if (ROW_V > 39u) { o39 = mix8(o39 * sm.alpha, sm.pr, kr39); }
     }
     if (q0 + lid < p.nq) {
-        let inv = 1.0 / l;
+        let inv = 1.0 / sm.l;
         if (ROW_V > 0u) { y[qoff + 0u] = vec4<Elem>(o0 * inv); }
         if (ROW_V > 1u) { y[qoff + 1u] = vec4<Elem>(o1 * inv); }
         if (ROW_V > 2u) { y[qoff + 2u] = vec4<Elem>(o2 * inv); }
@@ -456,36 +480,18 @@ fn attention_rows_wide(@builtin(local_invocation_index) lid: u32, @builtin(subgr
     var vr29 = vec4<f32>(0.0); var o29 = vec4<f32>(0.0);
     var vr30 = vec4<f32>(0.0); var o30 = vec4<f32>(0.0);
     var vr31 = vec4<f32>(0.0); var o31 = vec4<f32>(0.0);
-    var visible = p.nk;
-    var k_end = p.nk;
-    if (p.causal == 1u) {
-        visible = min(p.nk, qi + 1u);
-        k_end = min(p.nk, q0 + LANES);
-    }
+    let keys = key_range(q0, qi);
     let kbase = b * p.nk * hq + col0;
     let kl = lane % LANES;
-    var m = -3.0e38;
-    var l = 0.0;
-    for (var j0 = 0u; j0 < k_end; j0 += LANES) {
-        let koff = kbase + min(j0 + kl, k_end - 1u) * hq;
+    var sm: Online;
+    sm.m = -3.0e38;
+    for (var j0 = 0u; j0 < keys.end; j0 += LANES) {
+        let koff = kbase + min(j0 + kl, keys.end - 1u) * hq;
         var acc: array<vec4<f32>, LANES>;
         for (var c = 0u; c < ROW_V; c++) {
             acc = dot8(acc, vec4<f32>(q[qoff + c]), vec4<f32>(k[koff + c]));
         }
-        var s: array<f32, LANES>;
-        var bm = m;
-        for (var j = 0u; j < LANES; j++) {
-            s[j] = select(-3.0e38, hsum(acc[j]) * p.scale, j0 + j < visible);
-            bm = max(bm, s[j]);
-        }
-        var pr: array<f32, LANES>;
-        let alpha = exp(m - bm);
-        l *= alpha;
-        for (var j = 0u; j < LANES; j++) {
-            pr[j] = exp(s[j] - bm);  // 0 for a masked key, as in `attention_rows`
-            l += pr[j];
-        }
-        m = bm;
+        sm = online_step(acc, p.scale, j0, keys, sm);
         if (WIDE_SV > 0u) { vr0 = vec4<f32>(v[koff + min(s0 + 0u, last)]); }
         if (WIDE_SV > 1u) { vr1 = vec4<f32>(v[koff + min(s0 + 1u, last)]); }
         if (WIDE_SV > 2u) { vr2 = vec4<f32>(v[koff + min(s0 + 2u, last)]); }
@@ -518,41 +524,41 @@ fn attention_rows_wide(@builtin(local_invocation_index) lid: u32, @builtin(subgr
         if (WIDE_SV > 29u) { vr29 = vec4<f32>(v[koff + min(s0 + 29u, last)]); }
         if (WIDE_SV > 30u) { vr30 = vec4<f32>(v[koff + min(s0 + 30u, last)]); }
         if (WIDE_SV > 31u) { vr31 = vec4<f32>(v[koff + min(s0 + 31u, last)]); }
-        if (WIDE_SV > 0u) { o0 = mix8(o0 * alpha, pr, vr0); }
-        if (WIDE_SV > 1u) { o1 = mix8(o1 * alpha, pr, vr1); }
-        if (WIDE_SV > 2u) { o2 = mix8(o2 * alpha, pr, vr2); }
-        if (WIDE_SV > 3u) { o3 = mix8(o3 * alpha, pr, vr3); }
-        if (WIDE_SV > 4u) { o4 = mix8(o4 * alpha, pr, vr4); }
-        if (WIDE_SV > 5u) { o5 = mix8(o5 * alpha, pr, vr5); }
-        if (WIDE_SV > 6u) { o6 = mix8(o6 * alpha, pr, vr6); }
-        if (WIDE_SV > 7u) { o7 = mix8(o7 * alpha, pr, vr7); }
-        if (WIDE_SV > 8u) { o8 = mix8(o8 * alpha, pr, vr8); }
-        if (WIDE_SV > 9u) { o9 = mix8(o9 * alpha, pr, vr9); }
-        if (WIDE_SV > 10u) { o10 = mix8(o10 * alpha, pr, vr10); }
-        if (WIDE_SV > 11u) { o11 = mix8(o11 * alpha, pr, vr11); }
-        if (WIDE_SV > 12u) { o12 = mix8(o12 * alpha, pr, vr12); }
-        if (WIDE_SV > 13u) { o13 = mix8(o13 * alpha, pr, vr13); }
-        if (WIDE_SV > 14u) { o14 = mix8(o14 * alpha, pr, vr14); }
-        if (WIDE_SV > 15u) { o15 = mix8(o15 * alpha, pr, vr15); }
-        if (WIDE_SV > 16u) { o16 = mix8(o16 * alpha, pr, vr16); }
-        if (WIDE_SV > 17u) { o17 = mix8(o17 * alpha, pr, vr17); }
-        if (WIDE_SV > 18u) { o18 = mix8(o18 * alpha, pr, vr18); }
-        if (WIDE_SV > 19u) { o19 = mix8(o19 * alpha, pr, vr19); }
-        if (WIDE_SV > 20u) { o20 = mix8(o20 * alpha, pr, vr20); }
-        if (WIDE_SV > 21u) { o21 = mix8(o21 * alpha, pr, vr21); }
-        if (WIDE_SV > 22u) { o22 = mix8(o22 * alpha, pr, vr22); }
-        if (WIDE_SV > 23u) { o23 = mix8(o23 * alpha, pr, vr23); }
-        if (WIDE_SV > 24u) { o24 = mix8(o24 * alpha, pr, vr24); }
-        if (WIDE_SV > 25u) { o25 = mix8(o25 * alpha, pr, vr25); }
-        if (WIDE_SV > 26u) { o26 = mix8(o26 * alpha, pr, vr26); }
-        if (WIDE_SV > 27u) { o27 = mix8(o27 * alpha, pr, vr27); }
-        if (WIDE_SV > 28u) { o28 = mix8(o28 * alpha, pr, vr28); }
-        if (WIDE_SV > 29u) { o29 = mix8(o29 * alpha, pr, vr29); }
-        if (WIDE_SV > 30u) { o30 = mix8(o30 * alpha, pr, vr30); }
-        if (WIDE_SV > 31u) { o31 = mix8(o31 * alpha, pr, vr31); }
+        if (WIDE_SV > 0u) { o0 = mix8(o0 * sm.alpha, sm.pr, vr0); }
+        if (WIDE_SV > 1u) { o1 = mix8(o1 * sm.alpha, sm.pr, vr1); }
+        if (WIDE_SV > 2u) { o2 = mix8(o2 * sm.alpha, sm.pr, vr2); }
+        if (WIDE_SV > 3u) { o3 = mix8(o3 * sm.alpha, sm.pr, vr3); }
+        if (WIDE_SV > 4u) { o4 = mix8(o4 * sm.alpha, sm.pr, vr4); }
+        if (WIDE_SV > 5u) { o5 = mix8(o5 * sm.alpha, sm.pr, vr5); }
+        if (WIDE_SV > 6u) { o6 = mix8(o6 * sm.alpha, sm.pr, vr6); }
+        if (WIDE_SV > 7u) { o7 = mix8(o7 * sm.alpha, sm.pr, vr7); }
+        if (WIDE_SV > 8u) { o8 = mix8(o8 * sm.alpha, sm.pr, vr8); }
+        if (WIDE_SV > 9u) { o9 = mix8(o9 * sm.alpha, sm.pr, vr9); }
+        if (WIDE_SV > 10u) { o10 = mix8(o10 * sm.alpha, sm.pr, vr10); }
+        if (WIDE_SV > 11u) { o11 = mix8(o11 * sm.alpha, sm.pr, vr11); }
+        if (WIDE_SV > 12u) { o12 = mix8(o12 * sm.alpha, sm.pr, vr12); }
+        if (WIDE_SV > 13u) { o13 = mix8(o13 * sm.alpha, sm.pr, vr13); }
+        if (WIDE_SV > 14u) { o14 = mix8(o14 * sm.alpha, sm.pr, vr14); }
+        if (WIDE_SV > 15u) { o15 = mix8(o15 * sm.alpha, sm.pr, vr15); }
+        if (WIDE_SV > 16u) { o16 = mix8(o16 * sm.alpha, sm.pr, vr16); }
+        if (WIDE_SV > 17u) { o17 = mix8(o17 * sm.alpha, sm.pr, vr17); }
+        if (WIDE_SV > 18u) { o18 = mix8(o18 * sm.alpha, sm.pr, vr18); }
+        if (WIDE_SV > 19u) { o19 = mix8(o19 * sm.alpha, sm.pr, vr19); }
+        if (WIDE_SV > 20u) { o20 = mix8(o20 * sm.alpha, sm.pr, vr20); }
+        if (WIDE_SV > 21u) { o21 = mix8(o21 * sm.alpha, sm.pr, vr21); }
+        if (WIDE_SV > 22u) { o22 = mix8(o22 * sm.alpha, sm.pr, vr22); }
+        if (WIDE_SV > 23u) { o23 = mix8(o23 * sm.alpha, sm.pr, vr23); }
+        if (WIDE_SV > 24u) { o24 = mix8(o24 * sm.alpha, sm.pr, vr24); }
+        if (WIDE_SV > 25u) { o25 = mix8(o25 * sm.alpha, sm.pr, vr25); }
+        if (WIDE_SV > 26u) { o26 = mix8(o26 * sm.alpha, sm.pr, vr26); }
+        if (WIDE_SV > 27u) { o27 = mix8(o27 * sm.alpha, sm.pr, vr27); }
+        if (WIDE_SV > 28u) { o28 = mix8(o28 * sm.alpha, sm.pr, vr28); }
+        if (WIDE_SV > 29u) { o29 = mix8(o29 * sm.alpha, sm.pr, vr29); }
+        if (WIDE_SV > 30u) { o30 = mix8(o30 * sm.alpha, sm.pr, vr30); }
+        if (WIDE_SV > 31u) { o31 = mix8(o31 * sm.alpha, sm.pr, vr31); }
     }
     if (q0 + lid < p.nq) {
-        let inv = 1.0 / l;
+        let inv = 1.0 / sm.l;
         let n = min(WIDE_SV, ROW_V - s0);  // quads of this slice inside the row
         if (WIDE_SV > 0u) { if (0u < n) { y[qoff + s0 + 0u] = vec4<Elem>(o0 * inv); } }
         if (WIDE_SV > 1u) { if (1u < n) { y[qoff + s0 + 1u] = vec4<Elem>(o1 * inv); } }

@@ -163,9 +163,9 @@ pub fn attention_with(
     expect_len(y, q_len, "attention")?;
     let elem = common_dtype(&[q, k, v, y], "attention")?;
     let limits = gpu.limits();
-    let slices = head_dim.div_ceil(DV_MAX);
-    let dv = head_dim.div_ceil(slices);
-    let (entry, constants, grid) = match kernel {
+    // Which entry point runs, its pipeline constants, queries per workgroup, and output slices per head
+    // (one workgroup each).
+    let (shader, entry, constants, queries, slices) = match kernel {
         AttentionKernel::Tiled => {
             if limits.max_compute_workgroup_storage_size < WORKGROUP_BYTES {
                 return Err(Error::Limit {
@@ -175,12 +175,8 @@ pub fn attention_with(
                     max: limits.max_compute_workgroup_storage_size as u64,
                 });
             }
-            let grid = [
-                nq.div_ceil(BQ) as u64,
-                heads as u64 * slices as u64,
-                batch as u64,
-            ];
-            ("attention", vec![], grid)
+            let slices = head_dim.div_ceil(DV_MAX);
+            (&ATTENTION, "attention", vec![], BQ, slices)
         }
         AttentionKernel::Rows => {
             if !rows_supported(gpu, head_dim) {
@@ -191,25 +187,31 @@ pub fn attention_with(
             }
             let row_d = ("ROW_D", head_dim as u64);
             if !rows_vec4(gpu, head_dim) {
-                let grid = [nq.div_ceil(ROW_WG) as u64, heads as u64, batch as u64];
-                ("attention_rows", vec![row_d], grid)
+                (&ATTENTION, "attention_rows", vec![row_d], ROW_WG, 1)
             } else if head_dim <= ROWS_VEC4_MAX_HEAD_DIM {
-                let grid = [nq.div_ceil(ROW_WG_VEC4) as u64, heads as u64, batch as u64];
-                ("attention_rows", vec![row_d], grid)
+                let wg = ROW_WG_VEC4;
+                (&ATTENTION_ROWS_VEC4, "attention_rows", vec![row_d], wg, 1)
             } else {
                 // Output slices of at most WIDE_SV_MAX quads, as even as they go.
                 let quads = head_dim / 4;
                 let slices = quads.div_ceil(WIDE_SV_MAX);
-                let grid = [
-                    nq.div_ceil(ROW_WG_VEC4) as u64,
-                    heads as u64 * slices as u64,
-                    batch as u64,
-                ];
                 let sv = ("WIDE_SV", quads.div_ceil(slices) as u64);
-                ("attention_rows_wide", vec![row_d, sv], grid)
+                let entry = "attention_rows_wide";
+                (
+                    &ATTENTION_ROWS_VEC4,
+                    entry,
+                    vec![row_d, sv],
+                    ROW_WG_VEC4,
+                    slices,
+                )
             }
         }
     };
+    let grid = [
+        nq.div_ceil(queries) as u64,
+        heads as u64 * slices as u64,
+        batch as u64,
+    ];
     let max = limits.max_compute_workgroups_per_dimension as u64;
     if let Some(&n) = grid.iter().find(|&&n| n > max) {
         return Err(Error::Limit {
@@ -219,24 +221,13 @@ pub fn attention_with(
             max,
         });
     }
-    // The rows kernel reads whole vec4s wherever D is a multiple of 4.
-    let vec4 = kernel == AttentionKernel::Rows && rows_vec4(gpu, head_dim);
-    let shader = if vec4 {
-        &ATTENTION_ROWS_VEC4
-    } else {
-        &ATTENTION
-    };
     let params = Params {
         nq,
         nk,
         heads,
         head_dim,
-        dv,
-        slices: if vec4 {
-            (head_dim / 4).div_ceil(WIDE_SV_MAX)
-        } else {
-            slices
-        },
+        dv: head_dim.div_ceil(slices),
+        slices,
         causal: causal as u32,
         scale,
     };

@@ -6,10 +6,10 @@
 //!   fallback where subgroups are missing.
 //! - [`MatmulVariant::Subgroup`]: 32×32 register tiles per 8-lane subgroup, sharing `a` by broadcasts.
 //!   What software adapters (lavapipe) want: there workgroup memory is slow and one subgroup is one SIMD
-//!   register. It has two kernels: where K is a multiple of 4 ([`vec4_aligned`]) every operand is read
-//!   as whole vec4s with no branch in the loop (entry `matmul_vec4` of `shaders/matmul_subgroup.wgsl`, twice as
-//!   fast on lavapipe, whose storage loads go lane by lane with a bounds check each); any other shape
-//!   reads guarded scalars (entry `matmul`).
+//!   register. It has two entry points in `shaders/matmul_subgroup.wgsl`: where K is a multiple of 4
+//!   ([`vec4_aligned`]), `matmul_vec4` reads every operand as whole vec4s with no branch in the loop
+//!   (twice as fast on lavapipe, whose storage loads go lane by lane with a bounds check each); any
+//!   other shape runs `matmul`, which reads guarded scalars.
 //!
 //! The conv2d kernels ([`super::conv2d`]) are the same two designs applied to an implicit GEMM.
 //!
@@ -208,20 +208,15 @@ pub fn matmul(
     };
     let tiles = params.tiles_m as u64 * params.tiles_n as u64 * batch as u64;
     let grid = grid_1d(gpu, tiles, what)?;
-    let pipeline = if vec4 {
-        gpu.pipeline(
-            shader,
-            "matmul_vec4",
-            elem,
-            &[("W_KN", !shape.w_transposed as u64)],
-        )?
+    let (entry, constants) = if vec4 {
+        ("matmul_vec4", vec![("W_KN", !shape.w_transposed as u64)])
     } else {
-        gpu.pipeline(shader, "matmul", elem, &[])?
+        ("matmul", Vec::new())
     };
+    let pipeline = gpu.pipeline(shader, entry, elem, &constants)?;
     let label = format!(
-        "matmul {batch}×{m}×{n}×{k} ({}{}) -> {}",
+        "matmul {batch}×{m}×{n}×{k} ({}, {entry}) -> {}",
         variant.name(),
-        if vec4 { ", vec4" } else { "" },
         t.y.name
     );
     // Without a bias the shader never reads binding 3; the weight stands in for it.
@@ -236,8 +231,8 @@ pub fn matmul(
     )
 }
 
-/// Whether `shape` suits `matmul_vec4` in `shaders/matmul_subgroup.wgsl`: K a multiple of 4, so that every row of
-/// `x` and of an `[N, K]` weight starts on a vec4; for a `[K, N]` weight, N as well.
+/// Whether `shape` suits `matmul_vec4` in `shaders/matmul_subgroup.wgsl`: K a multiple of 4, so that
+/// every row of `x` and of an `[N, K]` weight starts on a vec4; for a `[K, N]` weight, N as well.
 pub fn vec4_aligned(shape: MatmulShape) -> bool {
     shape.k.is_multiple_of(4) && (shape.w_transposed || shape.n.is_multiple_of(4))
 }
