@@ -8,18 +8,17 @@
 //! - group norm: 320 channels × 64 × 64 in 32 groups with SiLU, reported in GB/s counting the minimum
 //!   traffic, one read of x and one write of y.
 //!
-//! Each is the median of `REPS` runs, timed by wall clock around `Gpu::run` (submit and wait included),
-//! after one warm-up run that also compiles the pipeline. Attention runs the kernel the adapter gets by
+//! Each is the median of `REPS` runs, timed with GPU timestamp queries around the compute pass where the
+//! adapter has them and by the wall clock around submit-and-wait otherwise ([`Profiler`]), after one
+//! warm-up run that also compiles the pipeline. Attention runs the kernel the adapter gets by
 //! default (`default_kernel`: the rows kernel on a software adapter, the tiled one on a GPU).
-
-use std::time::Instant;
 
 use wgsd::gpu::kernels::attention::{
     attention_with, default_kernel, AttentionKernel, AttentionShape,
 };
 use wgsd::gpu::kernels::norm::{group_norm, group_norm_scratch_len, GroupNormShape, NormTensors};
 use wgsd::gpu::kernels::{Dispatch, ParamArena};
-use wgsd::gpu::{Gpu, GpuOptions};
+use wgsd::gpu::{Gpu, GpuOptions, Profiler};
 use wgsd::graph::DType;
 
 const REPS: usize = 5;
@@ -39,21 +38,17 @@ fn random(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// Median wall-clock seconds of `REPS` runs of `dispatches`, after a warm-up.
-fn time(gpu: &Gpu, dispatches: &[&Dispatch]) -> wgsd::Result<f64> {
+/// Median seconds of `REPS` runs of `dispatches`, after a warm-up.
+fn time(gpu: &Gpu, profiler: &Profiler, dispatches: &[&Dispatch]) -> wgsd::Result<f64> {
     gpu.run(dispatches)?;
-    let mut times = Vec::with_capacity(REPS);
-    for _ in 0..REPS {
-        let start = Instant::now();
-        gpu.run(dispatches)?;
-        times.push(start.elapsed().as_secs_f64());
-    }
-    times.sort_by(|a, b| a.total_cmp(b));
+    let mut times = profiler.time(gpu, dispatches, REPS)?;
+    times.sort_by(f64::total_cmp);
     Ok(times[REPS / 2])
 }
 
 fn bench_attention(
     gpu: &Gpu,
+    profiler: &Profiler,
     dtype: DType,
     (n, heads, d): (u32, u32, u32),
     kernel: AttentionKernel,
@@ -74,7 +69,7 @@ fn bench_attention(
         causal: false,
     };
     let dispatch = attention_with(gpu, &arena, [&q, &k, &v, &y], shape, kernel)?;
-    let secs = time(gpu, &[&dispatch])?;
+    let secs = time(gpu, profiler, &[&dispatch])?;
     let flops = 4.0 * (n as f64).powi(2) * d as f64 * heads as f64;
     println!(
         "attention ({kernel:?}) {n} tokens × {heads} heads × {d} dims, {dtype:?}: {:.1} ms, {:.2} GFLOP/s",
@@ -84,7 +79,7 @@ fn bench_attention(
     Ok(())
 }
 
-fn bench_group_norm(gpu: &Gpu, dtype: DType) -> wgsd::Result<()> {
+fn bench_group_norm(gpu: &Gpu, profiler: &Profiler, dtype: DType) -> wgsd::Result<()> {
     let shape = GroupNormShape {
         batch: 1,
         channels: 320,
@@ -106,7 +101,7 @@ fn bench_group_norm(gpu: &Gpu, dtype: DType) -> wgsd::Result<()> {
         y: &y,
     };
     let [stats, apply] = group_norm(gpu, &arena, t, &scratch, shape, 1e-5, true)?;
-    let secs = time(gpu, &[&stats, &apply])?;
+    let secs = time(gpu, profiler, &[&stats, &apply])?;
     let bytes = 2.0 * len as f64 * dtype.size() as f64;
     println!(
         "group_norm 320×64×64, 32 groups, SiLU, {dtype:?}: {:.3} ms, {:.2} GB/s",
@@ -118,13 +113,19 @@ fn bench_group_norm(gpu: &Gpu, dtype: DType) -> wgsd::Result<()> {
 
 fn main() -> wgsd::Result<()> {
     let gpu = Gpu::new(&GpuOptions::default())?;
-    println!("{} — median of {REPS} runs", gpu.adapter_name());
+    let profiler = Profiler::new(&gpu);
+    let clock = if profiler.uses_timestamps() {
+        "GPU timestamps"
+    } else {
+        "wall clock"
+    };
+    println!("{} — median of {REPS} runs, {clock}", gpu.adapter_name());
     let mut dtypes = vec![DType::F32];
     if gpu.caps().f16 {
         dtypes.push(DType::F16);
     }
     for &dtype in &dtypes {
-        bench_group_norm(&gpu, dtype)?;
+        bench_group_norm(&gpu, &profiler, dtype)?;
     }
     // On a software adapter one attention run takes tens of seconds: f32 only there.
     let attention_dtypes = if gpu.is_software() {
@@ -137,11 +138,11 @@ fn main() -> wgsd::Result<()> {
     let levels = [(4096, 8, 40), (1024, 8, 80), (256, 8, 160), (1024, 1, 512)];
     for &dtype in attention_dtypes {
         for level in levels {
-            bench_attention(&gpu, dtype, level, default_kernel(&gpu, level.2))?;
+            bench_attention(&gpu, &profiler, dtype, level, default_kernel(&gpu, level.2))?;
         }
         if gpu.is_software() {
-            bench_attention(&gpu, dtype, levels[2], AttentionKernel::Tiled)?;
-            bench_attention(&gpu, dtype, levels[3], AttentionKernel::Tiled)?;
+            bench_attention(&gpu, &profiler, dtype, levels[2], AttentionKernel::Tiled)?;
+            bench_attention(&gpu, &profiler, dtype, levels[3], AttentionKernel::Tiled)?;
         }
     }
     Ok(())
